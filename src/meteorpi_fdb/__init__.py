@@ -1,0 +1,6 @@
+"""The MeteorPi data-access layer: a relational database (SQLite, PostgreSQL or Firebird) plus a
+directory file store. The name is the 2015 one; the layer is no longer tied to Firebird."""
+
+from meteorpi_fdb.database import MeteorDatabase
+
+__all__ = ["MeteorDatabase"]

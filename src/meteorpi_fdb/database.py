@@ -1,0 +1,117 @@
+"""``MeteorDatabase``: one MeteorPi relational database plus its file store.
+
+The class is assembled from mixins, one per area, so that each module stays small:
+``_status`` (camera status, high water mark), ``_records`` (files, events, search, import),
+``_users`` (users and roles) and ``_export`` (export configurations and the export queue).
+This module holds what they share: the engine, transactions, the file store, the caches and
+the installation id.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import uuid
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import Connection, Engine, delete
+
+from meteorpi_fdb import migrate, schema
+from meteorpi_fdb._export import ExportMixin
+from meteorpi_fdb._records import RecordsMixin
+from meteorpi_fdb._status import StatusMixin
+from meteorpi_fdb._users import UsersMixin
+from meteorpi_fdb.engine import create_engine_for
+from meteorpi_fdb.file_store import FileStore
+from meteorpi_fdb.generators import MeteorDatabaseGenerators
+
+logger = logging.getLogger("meteorpi.db")
+
+_INSTALLATION_ID = re.compile(r"^[0-9a-f]{12}$")
+
+
+def default_installation_id() -> str:
+    """Twelve lower-case hex digits from this machine's MAC address."""
+    return f"{uuid.getnode():012x}"
+
+
+class MeteorDatabase(StatusMixin, RecordsMixin, UsersMixin, ExportMixin):
+    """A single MeteorPi relational database and file store.
+
+    :ivar db_path: the database location as given
+    :ivar file_store_path: the directory holding file content
+    :ivar engine: the SQLAlchemy engine (``con`` is an alias kept for the 2015 API)
+    :ivar generators: lazy, cached entity loaders (:class:`MeteorDatabaseGenerators`)
+    :ivar installation_id: the default camera id for this node (12 lower-case hex digits)
+    """
+
+    def __init__(
+        self,
+        db_path: str,
+        file_store_path: str,
+        db_user: str = "meteorpi",
+        db_password: str = "meteorpi",
+        installation_id: str | None = None,
+    ) -> None:
+        if installation_id is None:
+            installation_id = default_installation_id()
+        if not isinstance(installation_id, str) or not _INSTALLATION_ID.match(installation_id):
+            raise ValueError("installation_id must be 12 lower-case hex characters")
+        self.db_path = db_path
+        self.file_store_path = os.path.abspath(os.fspath(file_store_path))
+        self.installation_id = installation_id
+        self.engine: Engine = create_engine_for(db_path, db_user, db_password)
+        migrate.upgrade(self.engine)
+        self.file_store = FileStore(self.file_store_path)
+        self.generators = MeteorDatabaseGenerators(self)
+
+    @property
+    def con(self) -> Engine:
+        """The 2015 name for the database handle; here the SQLAlchemy engine."""
+        return self.engine
+
+    @property
+    def backend(self) -> str:
+        """The SQLAlchemy dialect name: 'sqlite', 'postgresql' or 'firebird'."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A connection in a write transaction, committed on success, rolled back on error."""
+        with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as connection:
+            with connection.begin():
+                yield connection
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A connection for reads (one snapshot per transaction on every backend)."""
+        with self.engine.connect() as connection:
+            with connection.begin():
+                yield connection
+
+    def file_path_for_id(self, file_id: uuid.UUID) -> str:
+        """The path of a file's content; does not check that it exists."""
+        return self.file_store.path_for_id(file_id)
+
+    def clear_database(self) -> None:
+        """Delete every row and every stored file; the schema stays."""
+        with self.transaction() as connection:
+            for table in reversed(schema.ALL_TABLES):
+                connection.execute(delete(table))
+        self.file_store.clear()
+        self.generators.cache_clear_all()
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> "MeteorDatabase":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"MeteorDatabase(db_path={self.db_path!r}, file_store_path={self.file_store_path!r})"

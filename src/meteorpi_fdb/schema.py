@@ -1,0 +1,257 @@
+"""The relational schema, declared once with SQLAlchemy Core.
+
+Table and column names are the 2015 names in lower case. SQLAlchemy emits lower-case names
+unquoted, so each backend folds them its own way (PostgreSQL to lower case, Firebird to upper)
+and raw mixed-case SQL written against the seed's examples (``t_cameraStatus s``,
+``e.statusID = s.internalID``) finds them on every backend. Every name stays within Firebird 3's
+31-character limit.
+
+Times are BIGINT milliseconds since the Unix epoch (UTC); offsets are INTEGER seconds since the
+previous noon; external ids are 32-character lower-case UUID hex strings.
+
+This module is the live definition of the schema. Migrations under ``migrations/versions`` hold
+frozen snapshots of each step; ``tests/test_migrations.py`` checks that the two agree.
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+MAX_IDENTIFIER_LENGTH = 31  # Firebird 3
+
+
+def _short_name(kind: str):
+    """A naming-convention token that keeps constraint names within Firebird's limit."""
+
+    def name(constraint, table) -> str:
+        columns = "_".join(column.name for column in constraint.columns)
+        full = f"{kind}_{table.name.removeprefix('t_')}_{columns}"
+        return full[:MAX_IDENTIFIER_LENGTH]
+
+    return name
+
+
+NAMING_CONVENTION = {
+    "ix_short": _short_name("ix"),
+    "uq_short": _short_name("uq"),
+    "fk_short": _short_name("fk"),
+    "ix": "%(ix_short)s",
+    "uq": "%(uq_short)s",
+    "fk": "%(fk_short)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+ID_LENGTH = 32
+CAMERA_ID_LENGTH = 64
+NAME_LENGTH = 255
+META_KEY_LENGTH = 128
+META_STRING_LENGTH = 255
+URL_LENGTH = 1024
+
+
+def _internal_id() -> Column:
+    return Column("internalid", Integer, primary_key=True, autoincrement=True)
+
+
+def _cascade(target: str) -> ForeignKey:
+    return ForeignKey(target, ondelete="CASCADE")
+
+
+t_user = Table(
+    "t_user",
+    metadata,
+    _internal_id(),
+    Column("userid", String(NAME_LENGTH), nullable=False, unique=True),
+    Column("pwhash", String(NAME_LENGTH), nullable=False),
+    Column("rolemask", Integer, nullable=False, default=0),
+)
+
+t_highwatermark = Table(
+    "t_highwatermark",
+    metadata,
+    _internal_id(),
+    Column("cameraid", String(CAMERA_ID_LENGTH), nullable=False, unique=True),
+    Column("mark", BigInteger, nullable=False),
+)
+
+t_camerastatus = Table(
+    "t_camerastatus",
+    metadata,
+    _internal_id(),
+    Column("statusid", String(ID_LENGTH), nullable=False, unique=True),
+    Column("cameraid", String(CAMERA_ID_LENGTH), nullable=False),
+    Column("validfrom", BigInteger, nullable=False),
+    Column("softwareversion", Integer, nullable=False, default=1),
+    Column("lens", String(NAME_LENGTH), nullable=False),
+    Column("sensor", String(NAME_LENGTH), nullable=False),
+    Column("insturl", String(URL_LENGTH), nullable=False),
+    Column("instname", String(NAME_LENGTH), nullable=False),
+    Column("locationlatitude", Float, nullable=False),
+    Column("locationlongitude", Float, nullable=False),
+    Column("locationgps", Boolean, nullable=False),
+    Column("locationerror", Float, nullable=False),
+    Column("orientationaltitude", Float, nullable=False),
+    Column("orientationazimuth", Float, nullable=False),
+    Column("orientationerror", Float, nullable=False),
+    Column("orientationrotation", Float, nullable=False),
+    Column("widthoffield", Float, nullable=False),
+    Index(None, "cameraid", "validfrom"),
+)
+
+t_visibleregions = Table(
+    "t_visibleregions",
+    metadata,
+    Column("camerastatusid", Integer, _cascade("t_camerastatus.internalid"), primary_key=True),
+    Column("region", Integer, primary_key=True),
+    Column("pointorder", Integer, primary_key=True),
+    Column("x", Integer, nullable=False),
+    Column("y", Integer, nullable=False),
+)
+
+t_event = Table(
+    "t_event",
+    metadata,
+    _internal_id(),
+    Column("eventid", String(ID_LENGTH), nullable=False, unique=True),
+    Column("cameraid", String(CAMERA_ID_LENGTH), nullable=False),
+    Column("eventtime", BigInteger, nullable=False),
+    Column("eventoffset", Integer, nullable=False),
+    Column("eventtype", String(NAME_LENGTH), nullable=False),
+    Column("statusid", Integer, _cascade("t_camerastatus.internalid"), nullable=False),
+    Index(None, "eventtime", "internalid"),
+    Index(None, "cameraid", "eventtime"),
+    Index(None, "eventtype", "eventtime"),
+    Index(None, "eventoffset"),
+    Index(None, "statusid"),
+)
+
+t_eventmeta = Table(
+    "t_eventmeta",
+    metadata,
+    _internal_id(),
+    Column("eventid", Integer, _cascade("t_event.internalid"), nullable=False),
+    Column("metaindex", Integer, nullable=False),
+    Column("metakey", String(META_KEY_LENGTH), nullable=False),
+    Column("stringvalue", String(META_STRING_LENGTH)),
+    Column("floatvalue", Float),
+    Column("datevalue", BigInteger),
+    Index(None, "eventid", "metaindex"),
+    Index(None, "metakey", "stringvalue"),
+    Index(None, "metakey", "floatvalue"),
+    Index(None, "metakey", "datevalue"),
+)
+
+t_file = Table(
+    "t_file",
+    metadata,
+    _internal_id(),
+    Column("fileid", String(ID_LENGTH), nullable=False, unique=True),
+    Column("cameraid", String(CAMERA_ID_LENGTH), nullable=False),
+    Column("mimetype", String(NAME_LENGTH), nullable=False),
+    Column("semantictype", String(NAME_LENGTH), nullable=False),
+    Column("filetime", BigInteger, nullable=False),
+    Column("fileoffset", Integer, nullable=False),
+    Column("filesize", BigInteger, nullable=False),
+    Column("filename", String(NAME_LENGTH)),
+    Column("md5", String(ID_LENGTH)),
+    Column("statusid", Integer, _cascade("t_camerastatus.internalid"), nullable=False),
+    Index(None, "filetime", "internalid"),
+    Index(None, "cameraid", "filetime"),
+    Index(None, "semantictype", "filetime"),
+    Index(None, "mimetype", "filetime"),
+    Index(None, "fileoffset"),
+    Index(None, "statusid"),
+)
+
+t_filemeta = Table(
+    "t_filemeta",
+    metadata,
+    _internal_id(),
+    Column("fileid", Integer, _cascade("t_file.internalid"), nullable=False),
+    Column("metaindex", Integer, nullable=False),
+    Column("metakey", String(META_KEY_LENGTH), nullable=False),
+    Column("stringvalue", String(META_STRING_LENGTH)),
+    Column("floatvalue", Float),
+    Column("datevalue", BigInteger),
+    Index(None, "fileid", "metaindex"),
+    Index(None, "metakey", "stringvalue"),
+    Index(None, "metakey", "floatvalue"),
+    Index(None, "metakey", "datevalue"),
+)
+
+t_event_to_file = Table(
+    "t_event_to_file",
+    metadata,
+    Column("eventid", Integer, _cascade("t_event.internalid"), primary_key=True),
+    Column("fileid", Integer, _cascade("t_file.internalid"), primary_key=True),
+    Column("sequencenumber", Integer, nullable=False),
+    Index(None, "fileid"),
+)
+
+t_exportconfig = Table(
+    "t_exportconfig",
+    metadata,
+    _internal_id(),
+    Column("exportconfigid", String(ID_LENGTH), nullable=False, unique=True),
+    Column("exporttype", String(16), nullable=False),
+    Column("searchstring", Text, nullable=False),
+    Column("targeturl", String(URL_LENGTH), nullable=False),
+    Column("targetuser", String(NAME_LENGTH), nullable=False),
+    Column("targetpassword", String(NAME_LENGTH), nullable=False),
+    Column("exportname", String(NAME_LENGTH), nullable=False),
+    Column("description", String(URL_LENGTH), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("cabundle", String(URL_LENGTH)),
+    Column("failurecount", Integer, nullable=False, default=0),
+)
+
+
+def _export_queue(name: str, entity_column: str, entity_table: str) -> Table:
+    """An export queue: one row per (entity, configuration); state 0 = complete."""
+    return Table(
+        name,
+        metadata,
+        Column(
+            entity_column, Integer, _cascade(f"{entity_table}.internalid"), primary_key=True
+        ),
+        Column(
+            "exportconfig", Integer, _cascade("t_exportconfig.internalid"), primary_key=True
+        ),
+        Column("exporttime", BigInteger, nullable=False),
+        Column("exportstate", Integer, nullable=False),
+        Index(None, "exportstate", "exporttime"),
+        Index(None, "exportconfig", "exportstate"),
+    )
+
+
+def _import_log(name: str, entity_column: str, entity_table: str) -> Table:
+    """Which rows arrived through the import API, from whom and when."""
+    return Table(
+        name,
+        metadata,
+        Column(
+            entity_column, Integer, _cascade(f"{entity_table}.internalid"), primary_key=True
+        ),
+        Column("importuser", String(NAME_LENGTH), nullable=False),
+        Column("importtime", BigInteger, nullable=False),
+    )
+
+
+t_eventexport = _export_queue("t_eventexport", "eventid", "t_event")
+t_fileexport = _export_queue("t_fileexport", "fileid", "t_file")
+t_eventimport = _import_log("t_eventimport", "eventid", "t_event")
+t_fileimport = _import_log("t_fileimport", "fileid", "t_file")
+
+ALL_TABLES = tuple(metadata.sorted_tables)

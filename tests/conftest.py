@@ -1,0 +1,91 @@
+"""Shared fixtures: a fresh database per test, on every supported backend.
+
+Backends come from ``MPI_TEST_BACKENDS`` (default: every backend this machine can run: SQLite,
+PostgreSQL on 127.0.0.1:5432 as user ``postgres``, and Firebird when a server or the embedded
+engine is available). Each backend gets one migrated template per test process; a test's
+database is a cheap copy of it (a file copy for SQLite, ``CREATE DATABASE … TEMPLATE`` for
+PostgreSQL), dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+from meteorpi_fdb import MeteorDatabase
+from tests import backends
+
+INSTALLATION_ID = "aabbccddeeff"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", backends.selected(), scope="session")
+
+
+@pytest.fixture(scope="session")
+def backend_template(backend: str, tmp_path_factory: pytest.TempPathFactory):
+    """A migrated, empty database for ``backend`` that tests copy from."""
+    template = backends.create_template(backend, tmp_path_factory.mktemp(f"template-{backend}"))
+    yield template
+    backends.drop_template(backend, template)
+
+
+@pytest.fixture
+def db_url(backend: str, backend_template: str, tmp_path: Path):
+    """The URL of a new, empty, migrated database for this test alone."""
+    url = backends.copy_template(backend, backend_template, tmp_path / "meteorpi.db")
+    yield url
+    backends.drop_copy(backend, url)
+
+
+@pytest.fixture
+def make_db(db_url: str, tmp_path: Path):
+    """Open (and later close) MeteorDatabase instances on this test's database."""
+    opened: list[MeteorDatabase] = []
+
+    def make(file_store: str | os.PathLike | None = None, installation_id: str = INSTALLATION_ID) -> MeteorDatabase:
+        store = file_store or tmp_path / "files"
+        database = MeteorDatabase(db_url, str(store), installation_id=installation_id)
+        opened.append(database)
+        return database
+
+    yield make
+    for database in opened:
+        database.close()
+
+
+@pytest.fixture
+def db(make_db) -> MeteorDatabase:
+    """A fresh MeteorDatabase (its own database and file store) for one test."""
+    return make_db()
+
+
+@pytest.fixture
+def make_content(tmp_path: Path):
+    """Write a small file with the given bytes (random if omitted) and return its path."""
+    directory = tmp_path / "incoming"
+    directory.mkdir(exist_ok=True)
+
+    def make(content: bytes | None = None, name: str | None = None) -> str:
+        path = directory / (name or f"{uuid.uuid4().hex}.bin")
+        path.write_bytes(content if content is not None else os.urandom(256))
+        return str(path)
+
+    return make
+
+
+@pytest.fixture
+def scratch_copy(tmp_path: Path):
+    """Copy a file into the test's temporary directory (for tests that must not move originals)."""
+
+    def copy(path: str) -> str:
+        target = tmp_path / f"copy-{uuid.uuid4().hex}"
+        shutil.copyfile(path, target)
+        return str(target)
+
+    return copy
