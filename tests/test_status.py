@@ -6,8 +6,10 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import select
 
 import meteorpi_model as model
+from meteorpi_fdb.schema import t_camerastatus
 from tests.conftest import INSTALLATION_ID
 
 T0 = datetime(2015, 6, 1, 20, 0, 0, 123_000, tzinfo=timezone.utc)
@@ -157,12 +159,9 @@ def test_status_internal_id_at(db):
 
 
 def _internal_ids(db) -> list[int]:
-    from sqlalchemy import select
-
-    from meteorpi_fdb.schema import t_camerastatus
-
     with db.connection() as connection:
-        return list(connection.execute(select(t_camerastatus.c.internalid).order_by(t_camerastatus.c.internalid)).scalars())
+        ids = connection.execute(select(t_camerastatus.c.internalid).order_by(t_camerastatus.c.internalid))
+        return list(ids.scalars())
 
 
 @pytest.mark.parametrize(
@@ -170,7 +169,11 @@ def _internal_ids(db) -> list[int]:
     [
         [],
         [[{"x": 1, "y": 2}, {"x": 3, "y": 4}, {"x": 5, "y": 6}]],
-        [[{"x": i, "y": 1000 - i} for i in range(50)], [{"x": 7, "y": 7}] * 3, [{"x": 0, "y": 9}, {"x": 9, "y": 0}, {"x": 9, "y": 9}]],
+        [
+            [{"x": i, "y": 1000 - i} for i in range(50)],
+            [{"x": 7, "y": 7}] * 3,
+            [{"x": 0, "y": 9}, {"x": 9, "y": 0}, {"x": 9, "y": 9}],
+        ],
     ],
     ids=["none", "one", "several"],
 )

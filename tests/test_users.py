@@ -102,7 +102,10 @@ def test_implausible_password_fails_like_a_wrong_one(db, password):
         db.get_user("alice", password)
 
 
-@pytest.mark.parametrize("user_id, password, field", [(None, "pw", "user_id"), (7, "pw", "user_id"), ("alice", None, "password"), ("alice", b"pw", "password")])
+@pytest.mark.parametrize(
+    "user_id, password, field",
+    [(None, "pw", "user_id"), (7, "pw", "user_id"), ("alice", None, "password"), ("alice", b"pw", "password")],
+)
 def test_get_user_rejects_wrong_types(db, user_id, password, field):
     with pytest.raises(ValueError, match=field):
         db.get_user(user_id, password)

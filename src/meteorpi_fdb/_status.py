@@ -216,7 +216,9 @@ class StatusMixin:
             )
         )
 
-    def _status_internal_id_at(self: "MeteorDatabase", connection: Connection, camera_id: str, time_ms: int) -> int | None:
+    def _status_internal_id_at(
+        self: "MeteorDatabase", connection: Connection, camera_id: str, time_ms: int
+    ) -> int | None:
         """The internal id of the status of ``camera_id`` in force at ``time_ms``, or None."""
         return connection.execute(
             select(t_camerastatus.c.internalid)
@@ -269,7 +271,9 @@ class StatusMixin:
         )
         return doomed_files
 
-    def _delete_later_than(self: "MeteorDatabase", connection: Connection, camera_id: str, time_ms: int) -> list[uuid.UUID]:
+    def _delete_later_than(
+        self: "MeteorDatabase", connection: Connection, camera_id: str, time_ms: int
+    ) -> list[uuid.UUID]:
         """Delete this camera's files, events and status blocks later than ``time_ms``; return
         the deleted files' ids. Rows of any camera that point at a deleted status block go too
         (they would otherwise be removed by the cascade, leaving their content behind)."""
@@ -300,7 +304,9 @@ class StatusMixin:
         )
         return doomed_files
 
-    def _insert_status(self: "MeteorDatabase", connection: Connection, status: model.CameraStatus, valid_from_ms: int) -> int:
+    def _insert_status(
+        self: "MeteorDatabase", connection: Connection, status: model.CameraStatus, valid_from_ms: int
+    ) -> int:
         """Insert a checked status block and its visible regions; return its internal id."""
         result = connection.execute(
             insert(t_camerastatus).values(
