@@ -16,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from meteorpi_fdb import MeteorDatabase
-from tests import backends
+# Cheap argon2 parameters for the suite; production never sets this.
+os.environ.setdefault("MPI_ARGON2_PROFILE", "test")
+
+from meteorpi_fdb import MeteorDatabase  # noqa: E402
+from tests import backends  # noqa: E402
 
 INSTALLATION_ID = "aabbccddeeff"
 
