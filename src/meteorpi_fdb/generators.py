@@ -9,6 +9,7 @@ only one chunk in memory.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
@@ -90,7 +91,7 @@ class MeteorDatabaseGenerators:
                     camera_id=row[0],
                     event_id=model.parse_uuid(row[1], "event_id"),
                     event_time=model.milliseconds_to_utc_datetime(row[3]),
-                    event_type=model.NSString.from_string(row[4]),
+                    event_type=_ns(row[4]),
                     status_id=model.parse_uuid(row[5], "status_id"),
                     file_records=files[row[2]],
                     meta=metas[row[2]],
@@ -153,7 +154,13 @@ def meta_from_columns(key: str, string_value: str | None, float_value: float | N
         value = float_value
     else:
         value = string_value if string_value is not None else ""
-    return model.Meta(key=model.NSString.from_string(key), value=value)
+    return model.Meta(key=_ns(key), value=value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _ns(text: str) -> model.NSString:
+    """Parse a stored ``ns:value`` string once; keys and types repeat on almost every row."""
+    return model.NSString.from_string(text)
 
 
 FILE_COLUMNS = (
@@ -180,7 +187,7 @@ def _file_from_row(row: tuple, meta: list[model.Meta]) -> model.FileRecord:
     return model.FileRecord(
         camera_id=row[1],
         mime_type=row[2],
-        semantic_type=model.NSString.from_string(row[3]),
+        semantic_type=_ns(row[3]),
         file_time=model.milliseconds_to_utc_datetime(row[4]),
         file_size=row[5],
         file_id=model.parse_uuid(row[6], "file_id"),

@@ -6,6 +6,7 @@ can hand it to the client verbatim.
 
 import math
 import numbers
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -30,8 +31,11 @@ def show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _has_control_chars(text: str) -> bool:
-    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+    return _CONTROL_CHARACTER.search(text) is not None
 
 
 def check_str(value: Any, field: str, *, max_length: int = MAX_STRING_LENGTH,
