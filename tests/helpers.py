@@ -7,6 +7,8 @@ read as a list of facts: ``make_status(db, "cam1", utc(2015, 1, 1))``,
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import uuid
 from datetime import datetime, timezone
@@ -14,6 +16,8 @@ from pathlib import Path
 from typing import Sequence
 
 import meteorpi_model as model
+
+REMOTE_CAMERA = "remote000001"
 
 
 def utc(year: int, month: int = 1, day: int = 1, hour: int = 0, minute: int = 0, second: int = 0,
@@ -72,3 +76,27 @@ def make_event(db, event_time: datetime, camera_id: str | None = None,
     """Register a new event linking ``files`` and return it."""
     return db.register_event(camera_id if camera_id is not None else db.installation_id, event_time,
                              model.NSString.from_string(event_type), list(files), list(meta))
+
+
+def remote_status(db, valid_from: datetime, camera_id: str = REMOTE_CAMERA, latitude: float = 48.0,
+                  longitude: float = 11.0) -> model.CameraStatus:
+    """Import a status block as it arrives from another node (its own id and valid_from)."""
+    status = status_block(latitude, longitude, camera_id=camera_id, status_id=uuid.uuid4(), valid_from=valid_from)
+    db.import_camera_status(status)
+    return status
+
+
+def remote_file(db, status: model.CameraStatus, file_time: datetime, content: bytes | None = None,
+                store: bool = True, **changes) -> model.FileRecord:
+    """A FileRecord as another node sends it, its content already uploaded into the store
+    (unless ``store`` is False); ``changes`` override any FileRecord field."""
+    content = os.urandom(100) if content is None else content
+    file_id = uuid.uuid4()
+    if store:
+        db.file_store.put_stream(file_id, io.BytesIO(content))
+    fields = dict(camera_id=status.camera_id, mime_type="image/png", semantic_type="meteorpi:raw",
+                  status_id=status.status_id, md5=hashlib.md5(content).hexdigest(), file_id=file_id,
+                  file_time=file_time, file_size=len(content), file_name="remote.png",
+                  meta=[model.Meta("meteorpi:brightness", 4.0), model.Meta("meteorpi:seen", file_time)])
+    fields.update(changes)
+    return model.FileRecord(**fields)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import uuid
@@ -13,10 +12,11 @@ from sqlalchemy import func, select
 
 import meteorpi_model as model
 from meteorpi_fdb import schema
-from tests.helpers import make_event, make_file, make_status, status_block, utc, write_content
+from tests.helpers import (make_event, make_file, make_status, remote_file, remote_status,
+                           utc, write_content)
 
 T0 = utc(2015, 3, 1)
-REMOTE_CAMERA = "remote000001"
+REMOTE_FILE_TIME = T0 + timedelta(hours=2)
 
 
 def count_rows(db, table) -> int:
@@ -341,35 +341,14 @@ def test_check_file_store_reports_orphans_missing_content_and_strays(db, tmp_pat
 # --- import -------------------------------------------------------------------------------
 
 
-def remote_status(db, valid_from=T0, camera_id=REMOTE_CAMERA) -> model.CameraStatus:
-    """A status block as it arrives from another node (its own id and valid_from)."""
-    status = status_block(48.0, 11.0, camera_id=camera_id, status_id=uuid.uuid4(), valid_from=valid_from)
-    db.import_camera_status(status)
-    return status
-
-
-def remote_file(db, status, file_time=T0 + timedelta(hours=2), content=None, store=True, **changes) -> model.FileRecord:
-    """A FileRecord from another node, its content already uploaded into the store."""
-    content = os.urandom(100) if content is None else content
-    file_id = uuid.uuid4()
-    if store:
-        db.file_store.put_stream(file_id, io.BytesIO(content))
-    fields = dict(camera_id=status.camera_id, mime_type="image/png", semantic_type="meteorpi:raw",
-                  status_id=status.status_id, md5=hashlib.md5(content).hexdigest(),
-                  file_id=file_id, file_time=file_time, file_size=len(content), file_name="remote.png",
-                  meta=[model.Meta("meteorpi:brightness", 4.0), model.Meta("meteorpi:seen", file_time)])
-    fields.update(changes)
-    return model.FileRecord(**fields)
-
-
 def import_rows(db, table) -> list:
     with db.connection() as connection:
         return connection.execute(select(table)).all()
 
 
 def test_import_file_record_keeps_its_ids_and_logs_the_import(db):
-    status = remote_status(db)
-    record = remote_file(db, status)
+    status = remote_status(db, T0)
+    record = remote_file(db, status, REMOTE_FILE_TIME)
     before = model.utc_datetime_to_milliseconds(model.now())
     internal_id = db.import_file_record(record, "importer")
     after = model.utc_datetime_to_milliseconds(model.now())
@@ -381,8 +360,8 @@ def test_import_file_record_keeps_its_ids_and_logs_the_import(db):
 
 
 def test_importing_a_present_file_record_is_a_no_op(db):
-    status = remote_status(db)
-    record = remote_file(db, status)
+    status = remote_status(db, T0)
+    record = remote_file(db, status, REMOTE_FILE_TIME)
     internal_id = db.import_file_record(record, "importer")
     again = db.import_file_record(record, "someone_else")
     assert again == internal_id
@@ -391,15 +370,15 @@ def test_importing_a_present_file_record_is_a_no_op(db):
 
 
 def test_import_file_record_without_md5_stores_the_content_md5(db):
-    status = remote_status(db)
-    record = remote_file(db, status, md5=None)
+    status = remote_status(db, T0)
+    record = remote_file(db, status, REMOTE_FILE_TIME, md5=None)
     db.import_file_record(record, "importer")
     assert db.get_file(record.file_id).md5 == model.get_md5_hash(db.file_path_for_id(record.file_id))
 
 
 def test_import_file_record_of_a_local_camera_status(db, tmp_path):
     status = make_status(db, "cam1", T0)
-    record = remote_file(db, status)
+    record = remote_file(db, status, REMOTE_FILE_TIME)
     db.import_file_record(record, "importer")
     assert db.get_file(record.file_id).status_id == status.status_id
 
@@ -419,9 +398,9 @@ def test_import_file_record_of_a_local_camera_status(db, tmp_path):
     ("bad_user", "user_id"),
 ])
 def test_import_file_record_rejects_inconsistent_input(db, case, message):
-    status = remote_status(db)
+    status = remote_status(db, T0)
     newer = remote_status(db, valid_from=T0 + timedelta(hours=1))
-    other = remote_status(db, camera_id="remote000002")
+    other = remote_status(db, T0, camera_id="remote000002")
     time = T0 + timedelta(hours=2)
     user = "importer"
     changes = {
@@ -460,8 +439,8 @@ def remote_event(status, files, event_time=T0 + timedelta(hours=3), **changes) -
 
 
 def test_import_event_imports_missing_files_and_links_present_ones(db):
-    status = remote_status(db)
-    present = remote_file(db, status)
+    status = remote_status(db, T0)
+    present = remote_file(db, status, REMOTE_FILE_TIME)
     db.import_file_record(present, "importer")
     missing = remote_file(db, status, file_time=T0 + timedelta(hours=2, minutes=1))
     event = remote_event(status, [missing, present])
@@ -495,16 +474,16 @@ def test_import_event_links_locally_registered_files(db, tmp_path):
     ("bad_user", "user_id"),
 ])
 def test_import_event_is_all_or_nothing(db, case, message):
-    status = remote_status(db)
+    status = remote_status(db, T0)
     newer = remote_status(db, valid_from=T0 + timedelta(hours=1))
-    good = remote_file(db, newer)
+    good = remote_file(db, newer, REMOTE_FILE_TIME)
     files = [good]
     changes = {}
     user = "importer"
     if case == "file_without_content":
-        files.append(remote_file(db, newer, store=False))
+        files.append(remote_file(db, newer, REMOTE_FILE_TIME, store=False))
     elif case == "file_with_wrong_status":
-        files.append(remote_file(db, status))
+        files.append(remote_file(db, status, REMOTE_FILE_TIME))
     elif case == "event_with_unknown_status":
         changes = {"status_id": uuid.uuid4()}
     elif case == "event_before_status":
