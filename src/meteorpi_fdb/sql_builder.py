@@ -15,6 +15,7 @@ from sqlalchemy import TextClause, text
 
 import meteorpi_model as model
 
+_NO_LIMIT = 2**63 - 1  # the largest LIMIT SQLite and PostgreSQL accept
 _META_OWNERS = {"t_eventmeta": ("e", "eventID"), "t_filemeta": ("f", "fileID")}
 _META_CONDITIONS = {
     "string_equals": "stringValue = ?",
@@ -44,7 +45,8 @@ def to_text(sql: str, args: Sequence[Any] = ()) -> tuple[TextClause, dict[str, A
                 raise ValueError("more ? placeholders in the SQL than arguments")
             params[name] = args[len(params)]
             parts.append(f":{name}")
-        elif character == ":" and not in_literal:
+        elif character == ":":
+            # Escaped inside literals too: text() would read ':name' there as a bind.
             parts.append("\\:")
         else:
             parts.append(character)
@@ -131,8 +133,11 @@ class SQLBuilder:
                 sql += f" FETCH NEXT {limit} ROWS ONLY"
         elif limit:
             sql += f" LIMIT {limit}" + (f" OFFSET {skip}" if skip else "")
+        elif skip and self.dialect in ("sqlite", None):
+            # SQLite needs a LIMIT before OFFSET; this one also suits PostgreSQL (no dialect given).
+            sql += f" LIMIT {_NO_LIMIT} OFFSET {skip}"
         elif skip:
-            sql += f" LIMIT -1 OFFSET {skip}" if self.dialect == "sqlite" else f" OFFSET {skip}"
+            sql += f" OFFSET {skip}"
         return sql
 
     def get_count_sql(self) -> str:
