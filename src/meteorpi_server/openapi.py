@@ -1,0 +1,224 @@
+"""The OpenAPI 3 description of the whole HTTP API, served at ``/openapi.json``.
+
+:data:`DOCUMENT` describes every route set (query, admin, import, service);
+:func:`document_for` narrows it to the routes an app actually serves.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any, Iterable
+
+from meteorpi_server.openapi_schemas import (CAMERA_ID, SCHEMAS, UUID, obj, ref, text)
+
+JSON = "application/json"
+BASIC_AUTH = [{"basicAuth": []}]
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {JSON: {"schema": schema}}}
+
+
+def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, **_json(schema)}
+
+
+def _errors(*codes: str) -> dict[str, Any]:
+    return {code: {"$ref": f"#/components/responses/{_ERROR_NAMES[code]}"} for code in codes}
+
+
+_ERROR_NAMES = {"400": "BadRequest", "403": "Forbidden", "404": "NotFound",
+                "413": "PayloadTooLarge", "416": "RangeNotSatisfiable"}
+
+
+def _path(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema,
+            "description": description}
+
+
+def _op(operation_id: str, tag: str, summary: str, responses: dict[str, Any],
+        parameters: Iterable[dict[str, Any]] = (), body: dict[str, Any] | None = None,
+        auth: bool = False, errors: tuple[str, ...] = ("400",)) -> dict[str, Any]:
+    op: dict[str, Any] = {"operationId": operation_id, "tags": [tag], "summary": summary,
+                          "responses": {**responses, **_errors(*errors)}}
+    if parameters:
+        op["parameters"] = list(parameters)
+    if body is not None:
+        op["requestBody"] = {"required": True, **_json(body)}
+    if auth:
+        op["security"] = BASIC_AUTH
+        op["responses"].update(_errors("403"))
+    return op
+
+
+CAMERA = _path("camera_id", CAMERA_ID)
+CONFIG = _path("config_id", UUID)
+FILE = _path("file_id", UUID)
+STATUS = _ok("The camera status", obj({"status": ref("CameraStatus")}, ("status",)))
+USERS = _ok("Every user", obj({"users": {"type": "array", "items": ref("User")}}, ("users",)))
+CONFIG_RESPONSE = _ok("The configuration (without its password)",
+                      obj({"config": ref("ExportConfiguration")}, ("config",)))
+OKAY = _ok("Done", ref("Message"))
+SEARCH_NOTE = ("The search's dict as compact JSON, URL-encoded twice (the 2015 client's "
+               "quote_plus(quote_plus(json))); once-encoded is accepted too.")
+CONTENT = {
+    "200": {"description": "The whole content", "content": {"*/*": {"schema": {
+        "type": "string", "format": "binary"}}}},
+    "206": {"description": "One byte range of the content (Content-Range says which)",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+    "304": {"description": "Not modified (If-None-Match matched the ETag, the content's MD5)"},
+}
+
+
+def _search_param(schema_name: str) -> dict[str, Any]:
+    return {"name": "search", "in": "path", "required": True, "description": SEARCH_NOTE,
+            "content": {JSON: {"schema": ref(schema_name)}}}
+
+
+QUERY_PATHS: dict[str, Any] = {
+    "/cameras": {"get": _op("getCameras", "query", "Ids of every camera with a status block", {
+        "200": _ok("Camera ids", obj({"cameras": {"type": "array", "items": CAMERA_ID}},
+                                     ("cameras",)))}, errors=())},
+    "/cameras/{camera_id}/status": {
+        "get": _op("getCameraStatus", "query", "The camera's current status",
+                   {"200": STATUS}, [CAMERA], errors=("400", "404")),
+        "post": _op("updateCameraStatus", "admin",
+                    "Start a new status block copying the current one with these fields changed",
+                    {"200": STATUS}, [CAMERA],
+                    body=obj({"inst_name": text(min_length=0), "inst_url": text(min_length=0),
+                              "regions": {"type": "array", "items": ref("Region")}}),
+                    auth=True, errors=("400", "404", "413")),
+    },
+    "/cameras/{camera_id}/status/{time}": {"get": _op(
+        "getCameraStatusAt", "query", "The camera's status in force at a time",
+        {"200": STATUS}, [CAMERA, _path("time", {"type": "integer"}, "milliseconds since the epoch")],
+        errors=("400", "404"))},
+    "/events/{search}": {"get": _op("searchEvents", "query", "Search events, newest first", {
+        "200": _ok("A page of events and the size of the whole result",
+                   obj({"events": {"type": "array", "items": ref("Event")},
+                        "count": {"type": "integer", "minimum": 0}}, ("events", "count")))},
+        [_search_param("EventSearch")])},
+    "/files/{search}": {"get": _op("searchFiles", "query", "Search files, newest first", {
+        "200": _ok("A page of files and the size of the whole result",
+                   obj({"files": {"type": "array", "items": ref("FileRecord")},
+                        "count": {"type": "integer", "minimum": 0}}, ("files", "count")))},
+        [_search_param("FileRecordSearch")])},
+    "/files/content/{file_id}": {"get": _op(
+        "getFileContent", "query", "A file's content (single byte ranges, ETag, conditional GET)",
+        CONTENT, [FILE], errors=("400", "404", "416"))},
+    "/files/content/{file_id}/{file_name}": {"get": _op(
+        "getFileContentNamed", "query", "As /files/content/{file_id}; the name is for browsers",
+        CONTENT, [FILE, _path("file_name", text())], errors=("400", "404", "416"))},
+}
+
+ADMIN_PATHS: dict[str, Any] = {
+    "/login": {"get": _op("login", "admin", "Check credentials; the authenticated user", {
+        "200": _ok("The user", obj({"user": ref("User")}, ("user",)))}, auth=True, errors=())},
+    "/users": {
+        "get": _op("getUsers", "admin", "Every user", {"200": USERS}, auth=True, errors=()),
+        "post": _op("createOrUpdateUser", "admin",
+                    "Create a user (roles default to [user]) or change a password",
+                    {"200": USERS}, body=obj({"user_id": text(), "password": text(1024),
+                                              "roles": {"type": "array", "items": {"type": "string"}}},
+                                             ("user_id", "password")),
+                    auth=True, errors=("400", "413")),
+    },
+    "/users/roles": {"put": _op("updateRoles", "admin", "Replace the roles of existing users",
+                                {"200": USERS}, body=obj({"new_roles": {"type": "array", "items": obj(
+                                    {"user_id": text(), "roles": {"type": "array",
+                                                                  "items": {"type": "string"}}},
+                                    ("user_id", "roles"))}}, ("new_roles",)),
+                                auth=True, errors=("400", "413"))},
+    "/users/{user_id}": {"delete": _op("deleteUser", "admin", "Delete a user", {"200": USERS},
+                                       [_path("user_id", text())], auth=True,
+                                       errors=("400", "404"))},
+    "/export": {
+        "get": _op("getExportConfigurations", "admin", "Every export configuration", {
+            "200": _ok("Configurations (without passwords)", obj(
+                {"configs": {"type": "array", "items": ref("ExportConfiguration")}},
+                ("configs",)))}, auth=True, errors=()),
+        "post": _op("createExportConfiguration", "admin",
+                    "Create a disabled configuration with an empty search", {"200": CONFIG_RESPONSE},
+                    body=obj({"type": {"type": "string", "enum": ["event", "file"]},
+                              "target_url": text(pattern="^https?://"), "user_id": text(),
+                              "password": text(min_length=0), "name": text(),
+                              "description": text(min_length=0)},
+                             ("type", "target_url", "user_id", "password", "name")),
+                    auth=True, errors=("400", "413")),
+    },
+    "/export/{config_id}": {
+        "get": _op("getExportConfiguration", "admin", "One configuration",
+                   {"200": CONFIG_RESPONSE}, [CONFIG], auth=True, errors=("400", "404")),
+        "put": _op("updateExportConfiguration", "admin",
+                   "Replace a configuration; without password the stored one is kept",
+                   {"200": OKAY}, [CONFIG], body=ref("ExportConfiguration"), auth=True,
+                   errors=("400", "404", "413")),
+        "delete": _op("deleteExportConfiguration", "admin", "Delete a configuration",
+                      {"200": OKAY}, [CONFIG], auth=True, errors=("400", "404")),
+    },
+}
+
+IMPORT_PATHS: dict[str, Any] = {
+    "/import": {"post": _op("importEntity", "import",
+                            "Receive an event, file record or camera status (replication)",
+                            {"200": _ok("What the exporter should do next", ref("ImportState"))},
+                            body=ref("ImportMessage"), auth=True, errors=("400", "413"))},
+    "/import/data/{file_id}/{md5}": {"post": {
+        **_op("importFileData", "import", "Receive a file's content (multipart field 'file')",
+              {"200": _ok("What the exporter should do next", ref("ImportState"))},
+              [FILE, _path("md5", {"type": "string", "pattern": "^[0-9a-fA-F]{32}$"})],
+              auth=True, errors=("400", "413")),
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": obj(
+            {"file": {"type": "string", "format": "binary"}}, ("file",))}}},
+    }},
+}
+
+SERVICE_PATHS: dict[str, Any] = {
+    "/health": {"get": _op("health", "service", "Whether the server and its database answer", {
+        "200": _ok("Healthy", obj({"status": {"type": "string", "enum": ["ok"]}}, ("status",))),
+        "503": _ok("The database does not answer", obj(
+            {"status": {"type": "string"}, "message": {"type": "string"}}, ("status",)))},
+        errors=())},
+    "/openapi.json": {"get": _op("openapi", "service", "This document", {
+        "200": _ok("The OpenAPI document", {"type": "object"})}, errors=())},
+}
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "MeteorPi", "version": "2.0.0",
+             "description": "Search, download, administer and replicate meteor camera data. "
+                            "Every error is answered with JSON {\"message\": ...}."},
+    "paths": {**QUERY_PATHS, **ADMIN_PATHS, **IMPORT_PATHS, **SERVICE_PATHS},
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {"basicAuth": {"type": "http", "scheme": "basic"}},
+        "responses": {name: {"description": description, **_json(ref("Error"))} for name, description in (
+            ("BadRequest", "Bad input; the message says what was wrong"),
+            ("Forbidden", "Missing or wrong credentials, or a missing role"),
+            ("NotFound", "No such entity"),
+            ("PayloadTooLarge", "Request body above the configured maximum"),
+            ("RangeNotSatisfiable", "The Range lies outside the content"))},
+    },
+}
+
+
+def _shape(rule: str) -> str:
+    """A route with its parameter names blanked: '/a/{x}' and '/a/<path:x>' both give '/a/<>'."""
+    return re.sub(r"<[^>]*>|\{[^}]*\}", "<>", rule)
+
+
+def document_for(served: Iterable[tuple[str, Iterable[str]]]) -> dict[str, Any]:
+    """:data:`DOCUMENT` with only the operations in ``served`` (``(rule, methods)`` pairs)."""
+    methods_by_shape: dict[str, set[str]] = {}
+    for rule, methods in served:
+        methods_by_shape.setdefault(_shape(rule), set()).update(m.lower() for m in methods)
+    document = copy.deepcopy(DOCUMENT)
+    paths = {}
+    for path, operations in document["paths"].items():
+        served_methods = methods_by_shape.get(_shape(path), set())
+        kept = {method: op for method, op in operations.items() if method in served_methods}
+        if kept:
+            paths[path] = kept
+    document["paths"] = paths
+    return document

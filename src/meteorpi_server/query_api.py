@@ -1,0 +1,120 @@
+"""The query API: cameras, camera status, event and file searches, file content. No auth.
+
+Search strings are the search's dict as JSON, URL-encoded twice by the 2015 client
+(``quote_plus(quote_plus(json))``) so that proxies leave them alone. The WSGI server removes one
+layer; :func:`decode_search` removes the other, and also accepts a string encoded only once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+from urllib.parse import unquote_plus
+
+from flask import Response, current_app, jsonify, request
+from werkzeug.utils import send_file
+
+from meteorpi_model import EventSearch, FileRecordSearch, milliseconds_to_utc_datetime
+from meteorpi_server.app import MeteorApp, parse_json_object
+from meteorpi_server.errors import BadRequest
+from meteorpi_server.routing import blueprint, camera_id_param, int_param, uuid_param
+
+
+_SUFFIX_RANGE = re.compile(r"\s*bytes\s*=\s*-\s*(\d{1,30})\s*", re.IGNORECASE)
+
+
+def decode_search(text: str) -> dict[str, Any]:
+    """The search dict from a path segment that is once- or twice-URL-encoded JSON."""
+    text = text.strip()
+    if not text.startswith("{"):
+        text = unquote_plus(text)
+    try:
+        return parse_json_object(text, "search")
+    except BadRequest:
+        # Encoded once with quote_plus: the server decoded %XX but left '+' for spaces.
+        if "+" in text:
+            return parse_json_object(text.replace("+", " "), "search")
+        raise
+
+
+def capped(search: Any) -> Any:
+    """``search`` with its limit capped at MPI_MAX_PAGE_SIZE (0, "no limit", means the cap)."""
+    cap = current_app.config["MPI_MAX_PAGE_SIZE"]
+    if search.limit == 0 or search.limit > cap:
+        search.limit = cap
+    return search
+
+
+def _range_environ(size: int) -> dict[str, Any]:
+    """The request environ, with the Range header adjusted where Werkzeug departs from RFC 9110.
+
+    A server may ignore Range: we do for other units and for multi-range requests (Werkzeug
+    would answer them 416), so those get 200 and the whole content. A suffix range longer
+    than the content means the whole content (Werkzeug would answer 416).
+    """
+    environ = dict(request.environ)
+    value = environ.get("HTTP_RANGE", "")
+    if value and (not value.strip().lower().startswith("bytes=") or "," in value):
+        del environ["HTTP_RANGE"]
+    suffix = _SUFFIX_RANGE.fullmatch(value)
+    if suffix and size > 0 and int(suffix.group(1)) >= size:
+        environ["HTTP_RANGE"] = "bytes=0-"
+    return environ
+
+
+def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
+    """Add the search and retrieval routes (SPEC section 7) to ``meteor_app`` under ``url_path``."""
+    db = meteor_app.db
+    bp = blueprint("query", url_path)
+
+    @bp.get("/cameras")
+    def cameras() -> Response:
+        return jsonify({"cameras": db.get_cameras()})
+
+    @bp.get("/cameras/<camera_id>/status")
+    def camera_status(camera_id: str) -> Response:
+        status = db.get_camera_status(camera_id=camera_id_param(camera_id))
+        if status is None:
+            return meteor_app.not_found(camera_id, "No status for this camera")
+        return jsonify({"status": status.as_dict()})
+
+    @bp.get("/cameras/<camera_id>/status/<time>")
+    def camera_status_at(camera_id: str, time: str) -> Response:
+        at = milliseconds_to_utc_datetime(int_param(time, "time"), "time")
+        status = db.get_camera_status(time=at, camera_id=camera_id_param(camera_id))
+        if status is None:
+            return meteor_app.not_found(camera_id, "No status for this camera at this time")
+        return jsonify({"status": status.as_dict()})
+
+    @bp.get("/events/<path:search>")
+    def search_events(search: str) -> Response:
+        result = db.search_events(capped(EventSearch.from_dict(decode_search(search))))
+        return jsonify({"events": [event.as_dict() for event in result["events"]],
+                        "count": result["count"]})
+
+    @bp.get("/files/<path:search>")
+    def search_files(search: str) -> Response:
+        result = db.search_files(capped(FileRecordSearch.from_dict(decode_search(search))))
+        return jsonify({"files": [record.as_dict() for record in result["files"]],
+                        "count": result["count"]})
+
+    @bp.get("/files/content/<file_id>")
+    @bp.get("/files/content/<file_id>/<path:file_name>")
+    def file_content(file_id: str, file_name: str | None = None) -> Response:
+        record = db.get_file(uuid_param(file_id, "file_id"))
+        if record is None:
+            return meteor_app.not_found(file_id, "No such file")
+        try:
+            path = db.file_path_for_id(record.file_id)
+            response = send_file(path, _range_environ(os.stat(path).st_size),
+                                 mimetype=record.mime_type, download_name=record.file_name,
+                                 conditional=True, etag=record.md5 or False,
+                                 response_class=current_app.response_class)
+        except FileNotFoundError:
+            return meteor_app.not_found(file_id, "No content for this file")
+        if record.file_name is None:
+            response.headers.pop("Content-Disposition", None)
+        return response
+
+    meteor_app.app.register_blueprint(bp)

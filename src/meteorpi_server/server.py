@@ -1,0 +1,263 @@
+"""``MeteorServer``: a MeteorApp on Tornado's HTTP server, for development and tests.
+
+Production deployments run ``meteorpi_server.wsgi:create_app()`` under gunicorn instead. Here the
+WSGI app runs on a thread pool, so a slow download does not stall a search, and large bodies are
+streamed to the client with flow control instead of being assembled in memory first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Mapping
+
+from tornado import httputil
+from tornado.httpserver import HTTPServer
+from tornado.ioloop import IOLoop
+from tornado.iostream import StreamClosedError
+from tornado.netutil import bind_sockets
+from tornado.wsgi import WSGIContainer
+from werkzeug.wsgi import FileWrapper
+
+from meteorpi_server.app import MeteorApp
+
+logger = logging.getLogger("meteorpi.server")
+
+#: Bodies larger than this (with a Content-Length) are streamed rather than buffered.
+STREAM_THRESHOLD = 256 * 1024
+#: Read size for file content (Werkzeug's default is 8 KiB: too many thread hops).
+FILE_BLOCK_SIZE = 256 * 1024
+#: Threads running the WSGI app.
+DEFAULT_THREADS = 16
+#: Extra body bytes Tornado reads beyond the app's cap, so the app can answer 413 in JSON.
+BODY_SLACK = 1 << 20
+
+
+def _file_wrapper(file: Any, buffer_size: int = 8192) -> FileWrapper:
+    return FileWrapper(file, max(buffer_size, FILE_BLOCK_SIZE))
+
+
+class StreamingWSGIContainer(WSGIContainer):
+    """A ``WSGIContainer`` (run on an executor) that streams large responses."""
+
+    def environ(self, request: httputil.HTTPServerRequest) -> dict[str, Any]:
+        environ = super().environ(request)
+        environ["wsgi.file_wrapper"] = _file_wrapper
+        return environ
+
+    async def handle_request(self, request: httputil.HTTPServerRequest) -> None:
+        state: dict[str, Any] = {}
+        buffered: list[bytes] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]],
+                           exc_info: Any = None) -> Callable[[bytes], Any]:
+            state["status"], state["headers"] = status, headers
+            return buffered.append
+
+        loop = IOLoop.current()
+        app_response = await loop.run_in_executor(
+            self.executor, self.wsgi_application, self.environ(request), start_response)
+        try:
+            chunks = iter(app_response)
+            size, streaming = sum(len(c) for c in buffered), False
+            while True:
+                chunk = await loop.run_in_executor(self.executor, next, chunks, None)
+                if chunk is None:
+                    break
+                if streaming:
+                    await request.connection.write(chunk)
+                    continue
+                buffered.append(chunk)
+                size += len(chunk)
+                if size >= STREAM_THRESHOLD and _has_length(state["headers"]):
+                    await self._write_headers(request, state, b"".join(buffered))
+                    buffered, streaming = [], True
+            if not streaming:
+                await self._write_headers(request, state, b"".join(buffered))
+            request.connection.finish()
+            self._log(int(state["status"].split(" ", 1)[0]), request)
+        except StreamClosedError:
+            logger.debug("Client closed the connection during %s %s", request.method, request.uri)
+        finally:
+            close = getattr(app_response, "close", None)
+            if close is not None:
+                close()
+
+    @staticmethod
+    async def _write_headers(request: httputil.HTTPServerRequest, state: dict[str, Any],
+                             body: bytes) -> None:
+        status_code, reason = state["status"].split(" ", 1)
+        headers = state["headers"]
+        names = {name.lower() for name, _ in headers}
+        if int(status_code) != 304:
+            if "content-length" not in names:
+                headers.append(("Content-Length", str(len(body))))
+            if "content-type" not in names:
+                headers.append(("Content-Type", "text/html; charset=UTF-8"))
+        header_obj = httputil.HTTPHeaders()
+        for name, value in headers:
+            header_obj.add(name, value)
+        start_line = httputil.ResponseStartLine("HTTP/1.1", int(status_code), reason)
+        await request.connection.write_headers(start_line, header_obj, chunk=body)
+
+
+def _has_length(headers: list[tuple[str, str]]) -> bool:
+    return any(name.lower() == "content-length" for name, _ in headers)
+
+
+class MeteorServer:
+    """Tornado-based server exposing a :class:`MeteorApp` (all route sets by default).
+
+    :param db_path: database URL or path (see ``meteorpi_fdb.MeteorDatabase``)
+    :param file_store_path: directory of file content
+    :param port: TCP port; 0 picks a free one (``port`` then holds the real number)
+    :param add_routes: add every route set (query, admin, import, service) when True
+    :param installation_id: this node's camera id (default: from the MAC address)
+    :param settings: ``MPI_*`` settings for the app (see ``meteorpi_server.settings``)
+    :param address: interface to listen on
+    :param threads: size of the thread pool running the WSGI app
+    :ivar db: the ``MeteorDatabase``
+    :ivar meteor_app: the :class:`MeteorApp`
+    :ivar server: the Tornado ``HTTPServer``
+    :ivar port: the port we listen on
+    """
+
+    class IOLoopThread(threading.Thread):
+        """A thread running its own Tornado IOLoop, for serving without blocking (tests)."""
+
+        def __init__(self) -> None:
+            super().__init__(name="meteorpi-ioloop", daemon=True)
+            self.io_loop: IOLoop | None = None
+            self._loop: asyncio.AbstractEventLoop | None = None
+            self._ready = threading.Event()
+            self._stopped: asyncio.Event | None = None
+
+        def run(self) -> None:
+            asyncio.run(self._main())
+
+        async def _main(self) -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stopped = asyncio.Event()
+            self.io_loop = IOLoop.current()
+            self._ready.set()
+            await self._stopped.wait()
+
+        def wait_ready(self, timeout: float = 10) -> None:
+            if not self._ready.wait(timeout):
+                raise RuntimeError("IOLoop thread did not start")
+
+        def call(self, coroutine_function: Callable[[], Any], timeout: float = 30) -> Any:
+            """Run ``coroutine_function()`` on this loop and wait for its result."""
+            assert self._loop is not None
+            return asyncio.run_coroutine_threadsafe(coroutine_function(), self._loop).result(timeout)
+
+        def stop(self) -> None:
+            """Stop the loop; returns once the thread has finished."""
+            if self._loop is not None and self._stopped is not None:
+                self._loop.call_soon_threadsafe(self._stopped.set)
+            self.join()
+
+    def __init__(self, db_path: str, file_store_path: str, port: int, add_routes: bool = True,
+                 *, installation_id: str | None = None, settings: Mapping[str, Any] | None = None,
+                 address: str = "127.0.0.1", threads: int = DEFAULT_THREADS) -> None:
+        from meteorpi_fdb import MeteorDatabase
+
+        self.db = MeteorDatabase(db_path, file_store_path, installation_id=installation_id)
+        self.meteor_app = MeteorApp(self.db, settings)
+        if add_routes:
+            MeteorServer.add_all_routes(self.meteor_app)
+        self.address = address
+        self.threads = threads
+        self.port = port
+        self._sockets: list | None = None
+        self._bind()
+        self.server = self._make_server()
+
+    @staticmethod
+    def add_all_routes(meteor_app: MeteorApp) -> None:
+        """Add the query, admin, import and service (/health, /openapi.json) routes."""
+        from meteorpi_server import admin_api, query_api, service_api
+
+        query_api.add_routes(meteor_app)
+        admin_api.add_routes(meteor_app)
+        importer = _importer_api()
+        if importer is not None:
+            importer.add_routes(meteor_app)
+        service_api.add_routes(meteor_app)
+
+    def base_url(self) -> str:
+        """The full URL of this server, ending in ``/``."""
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"http://{host}:{self.port}/"
+
+    def _bind(self) -> None:
+        if self._sockets is None:
+            self._sockets = bind_sockets(self.port, address=self.address)
+            self.port = self._sockets[0].getsockname()[1]
+
+    def _make_server(self) -> HTTPServer:
+        self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="meteorpi-wsgi")
+        container = StreamingWSGIContainer(self.meteor_app.app, executor=self._executor)
+        max_body = self.meteor_app.settings["MPI_MAX_UPLOAD_BYTES"] + BODY_SLACK
+        return HTTPServer(container, max_body_size=max_body, max_buffer_size=max_body)
+
+    async def _listen(self) -> None:
+        self._bind()
+        self.server.add_sockets(self._sockets)
+
+    async def _shutdown(self) -> None:
+        self.server.stop()
+        self._sockets = None
+        await self.server.close_all_connections()
+
+    def start(self) -> None:
+        """Serve in the current thread until interrupted (blocks)."""
+
+        async def serve() -> None:
+            await self._listen()
+            logger.info("Serving on %s", self.base_url())
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await self._shutdown()
+
+        try:
+            asyncio.run(serve())
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def start_non_blocking(self) -> Callable[[], None]:
+        """Serve from a background thread; returns a function that stops the server and frees
+        the port (it returns once both are done)."""
+        if self._sockets is None:
+            self.server = self._make_server()
+        thread = MeteorServer.IOLoopThread()
+        thread.start()
+        thread.wait_ready()
+        thread.call(self._listen)
+        stopped = threading.Event()
+
+        def stop() -> None:
+            if stopped.is_set():
+                return
+            stopped.set()
+            thread.call(self._shutdown)
+            thread.stop()
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+        return stop
+
+
+def _importer_api() -> Any:
+    """``meteorpi_server.importer_api`` when it is installed, else None."""
+    try:
+        from meteorpi_server import importer_api
+    except ModuleNotFoundError as e:
+        if e.name != "meteorpi_server.importer_api":
+            raise
+        return None
+    return importer_api
