@@ -8,24 +8,30 @@ import uuid
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import Connection, Row, Table, insert, select
+from sqlalchemy import Connection, Row, Table, bindparam, insert, select
 
 import meteorpi_model as model
 from meteorpi_fdb import schema
 
 ID_BATCH = 500  # ids per IN list (Firebird allows at most 1,500)
+_INSERT_FILE = insert(schema.t_file)
+_INSERT_EVENT = insert(schema.t_event)
+_INSERT_META = {table: insert(table) for table in (schema.t_filemeta, schema.t_eventmeta)}
+
+
+_STATUS = schema.t_camerastatus
+# Built once: constructing a statement costs more than running it on SQLite.
+_STATUS_IN_FORCE = (
+    select(_STATUS.c.internalid, _STATUS.c.statusid)
+    .where(_STATUS.c.cameraid == bindparam("camera_id"), _STATUS.c.validfrom <= bindparam("time_ms"))
+    .order_by(_STATUS.c.validfrom.desc(), _STATUS.c.internalid.desc())
+    .limit(1)
+)
 
 
 def status_in_force(connection: Connection, camera_id: str, time_ms: int) -> Row | None:
     """(internalid, statusid) of the camera's status with the latest validfrom <= time_ms."""
-    status = schema.t_camerastatus
-    statement = (
-        select(status.c.internalid, status.c.statusid)
-        .where(status.c.cameraid == camera_id, status.c.validfrom <= time_ms)
-        .order_by(status.c.validfrom.desc(), status.c.internalid.desc())
-        .limit(1)
-    )
-    return connection.execute(statement).first()
+    return connection.execute(_STATUS_IN_FORCE, {"camera_id": camera_id, "time_ms": time_ms}).first()
 
 
 def require_status(connection: Connection, camera_id: str, time_ms: int, time: datetime) -> Row:
@@ -78,21 +84,19 @@ def insert_meta(connection: Connection, table: Table, owner_id: int, metas: Sequ
             row["datevalue"] = model.utc_datetime_to_milliseconds(meta.value)
         rows.append(row)
     if rows:
-        connection.execute(insert(table), rows)
+        connection.execute(_INSERT_META[table], rows)
 
 
 def insert_file(connection: Connection, record: model.FileRecord, status_internal_id: int) -> int:
     """Insert a t_file row and its metadata; return the new internal id."""
-    result = connection.execute(
-        insert(schema.t_file).values(
-            fileid=record.file_id.hex, cameraid=record.camera_id, mimetype=record.mime_type,
-            semantictype=str(record.semantic_type),
-            filetime=model.utc_datetime_to_milliseconds(record.file_time),
-            fileoffset=model.get_day_and_offset(record.file_time)["seconds"],
-            filesize=record.file_size, filename=record.file_name, md5=record.md5,
-            statusid=status_internal_id,
-        )
-    )
+    result = connection.execute(_INSERT_FILE, dict(
+        fileid=record.file_id.hex, cameraid=record.camera_id, mimetype=record.mime_type,
+        semantictype=str(record.semantic_type),
+        filetime=model.utc_datetime_to_milliseconds(record.file_time),
+        fileoffset=model.get_day_and_offset(record.file_time)["seconds"],
+        filesize=record.file_size, filename=record.file_name, md5=record.md5,
+        statusid=status_internal_id,
+    ))
     internal_id = result.inserted_primary_key[0]
     insert_meta(connection, schema.t_filemeta, internal_id, record.meta)
     return internal_id
@@ -101,14 +105,12 @@ def insert_file(connection: Connection, record: model.FileRecord, status_interna
 def insert_event(connection: Connection, event: model.Event, status_internal_id: int,
                  file_internal_ids: Sequence[int]) -> int:
     """Insert a t_event row, its metadata and its file links; return the new internal id."""
-    result = connection.execute(
-        insert(schema.t_event).values(
-            eventid=event.event_id.hex, cameraid=event.camera_id,
-            eventtime=model.utc_datetime_to_milliseconds(event.event_time),
-            eventoffset=model.get_day_and_offset(event.event_time)["seconds"],
-            eventtype=str(event.event_type), statusid=status_internal_id,
-        )
-    )
+    result = connection.execute(_INSERT_EVENT, dict(
+        eventid=event.event_id.hex, cameraid=event.camera_id,
+        eventtime=model.utc_datetime_to_milliseconds(event.event_time),
+        eventoffset=model.get_day_and_offset(event.event_time)["seconds"],
+        eventtype=str(event.event_type), statusid=status_internal_id,
+    ))
     internal_id = result.inserted_primary_key[0]
     insert_meta(connection, schema.t_eventmeta, internal_id, event.meta)
     if file_internal_ids:
