@@ -72,8 +72,10 @@ CONTENT = {
 
 
 def _search_param(schema_name: str) -> dict[str, Any]:
-    return {"name": "search", "in": "path", "required": True, "description": SEARCH_NOTE,
-            "content": {JSON: {"schema": ref(schema_name)}}}
+    # Declared as a plain string: tools cannot generate path parameters from ``content``.
+    return {"name": "search", "in": "path", "required": True, "schema": {"type": "string"},
+            "description": f"{SEARCH_NOTE} Its schema: #/components/schemas/{schema_name}.",
+            "x-json-schema": ref(schema_name)}
 
 
 QUERY_PATHS: dict[str, Any] = {

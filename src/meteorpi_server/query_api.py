@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from flask import Response, current_app, jsonify, request
+from werkzeug.routing import PathConverter
 from werkzeug.utils import send_file
 
 from meteorpi_model import EventSearch, FileRecordSearch, milliseconds_to_utc_datetime
@@ -22,6 +23,13 @@ from meteorpi_server.routing import blueprint, camera_id_param, int_param, uuid_
 
 
 _SUFFIX_RANGE = re.compile(r"\s*bytes\s*=\s*-\s*(\d{1,30})\s*", re.IGNORECASE)
+
+
+class AnythingConverter(PathConverter):
+    """Like ``path``, but also matches newlines, so that any search string reaches the view
+    (which answers 400 if it is not a search) instead of routing answering 404."""
+
+    regex = "[^/][\\s\\S]*?"
 
 
 def decode_search(text: str) -> dict[str, Any]:
@@ -66,6 +74,7 @@ def _range_environ(size: int) -> dict[str, Any]:
 def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
     """Add the search and retrieval routes (SPEC section 7) to ``meteor_app`` under ``url_path``."""
     db = meteor_app.db
+    meteor_app.app.url_map.converters["anything"] = AnythingConverter
     bp = blueprint("query", url_path)
 
     @bp.get("/cameras")
@@ -87,20 +96,20 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
             return meteor_app.not_found(camera_id, "No status for this camera at this time")
         return jsonify({"status": status.as_dict()})
 
-    @bp.get("/events/<path:search>")
+    @bp.get("/events/<anything:search>")
     def search_events(search: str) -> Response:
         result = db.search_events(capped(EventSearch.from_dict(decode_search(search))))
         return jsonify({"events": [event.as_dict() for event in result["events"]],
                         "count": result["count"]})
 
-    @bp.get("/files/<path:search>")
+    @bp.get("/files/<anything:search>")
     def search_files(search: str) -> Response:
         result = db.search_files(capped(FileRecordSearch.from_dict(decode_search(search))))
         return jsonify({"files": [record.as_dict() for record in result["files"]],
                         "count": result["count"]})
 
     @bp.get("/files/content/<file_id>")
-    @bp.get("/files/content/<file_id>/<path:file_name>")
+    @bp.get("/files/content/<file_id>/<anything:file_name>")
     def file_content(file_id: str, file_name: str | None = None) -> Response:
         record = db.get_file(uuid_param(file_id, "file_id"))
         if record is None:

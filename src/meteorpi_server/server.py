@@ -13,98 +13,19 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Mapping
 
-from tornado import httputil
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
-from tornado.iostream import StreamClosedError
 from tornado.netutil import bind_sockets
-from tornado.wsgi import WSGIContainer
-from werkzeug.wsgi import FileWrapper
 
 from meteorpi_server.app import MeteorApp
+from meteorpi_server.tornado_wsgi import StreamingWSGIContainer
 
 logger = logging.getLogger("meteorpi.server")
 
-#: Bodies larger than this (with a Content-Length) are streamed rather than buffered.
-STREAM_THRESHOLD = 256 * 1024
-#: Read size for file content (Werkzeug's default is 8 KiB: too many thread hops).
-FILE_BLOCK_SIZE = 256 * 1024
 #: Threads running the WSGI app.
 DEFAULT_THREADS = 16
 #: Extra body bytes Tornado reads beyond the app's cap, so the app can answer 413 in JSON.
 BODY_SLACK = 1 << 20
-
-
-def _file_wrapper(file: Any, buffer_size: int = 8192) -> FileWrapper:
-    return FileWrapper(file, max(buffer_size, FILE_BLOCK_SIZE))
-
-
-class StreamingWSGIContainer(WSGIContainer):
-    """A ``WSGIContainer`` (run on an executor) that streams large responses."""
-
-    def environ(self, request: httputil.HTTPServerRequest) -> dict[str, Any]:
-        environ = super().environ(request)
-        environ["wsgi.file_wrapper"] = _file_wrapper
-        return environ
-
-    async def handle_request(self, request: httputil.HTTPServerRequest) -> None:
-        state: dict[str, Any] = {}
-        buffered: list[bytes] = []
-
-        def start_response(status: str, headers: list[tuple[str, str]],
-                           exc_info: Any = None) -> Callable[[bytes], Any]:
-            state["status"], state["headers"] = status, headers
-            return buffered.append
-
-        loop = IOLoop.current()
-        app_response = await loop.run_in_executor(
-            self.executor, self.wsgi_application, self.environ(request), start_response)
-        try:
-            chunks = iter(app_response)
-            size, streaming = sum(len(c) for c in buffered), False
-            while True:
-                chunk = await loop.run_in_executor(self.executor, next, chunks, None)
-                if chunk is None:
-                    break
-                if streaming:
-                    await request.connection.write(chunk)
-                    continue
-                buffered.append(chunk)
-                size += len(chunk)
-                if size >= STREAM_THRESHOLD and _has_length(state["headers"]):
-                    await self._write_headers(request, state, b"".join(buffered))
-                    buffered, streaming = [], True
-            if not streaming:
-                await self._write_headers(request, state, b"".join(buffered))
-            request.connection.finish()
-            self._log(int(state["status"].split(" ", 1)[0]), request)
-        except StreamClosedError:
-            logger.debug("Client closed the connection during %s %s", request.method, request.uri)
-        finally:
-            close = getattr(app_response, "close", None)
-            if close is not None:
-                close()
-
-    @staticmethod
-    async def _write_headers(request: httputil.HTTPServerRequest, state: dict[str, Any],
-                             body: bytes) -> None:
-        status_code, reason = state["status"].split(" ", 1)
-        headers = state["headers"]
-        names = {name.lower() for name, _ in headers}
-        if int(status_code) != 304:
-            if "content-length" not in names:
-                headers.append(("Content-Length", str(len(body))))
-            if "content-type" not in names:
-                headers.append(("Content-Type", "text/html; charset=UTF-8"))
-        header_obj = httputil.HTTPHeaders()
-        for name, value in headers:
-            header_obj.add(name, value)
-        start_line = httputil.ResponseStartLine("HTTP/1.1", int(status_code), reason)
-        await request.connection.write_headers(start_line, header_obj, chunk=body)
-
-
-def _has_length(headers: list[tuple[str, str]]) -> bool:
-    return any(name.lower() == "content-length" for name, _ in headers)
 
 
 class MeteorServer:
