@@ -79,7 +79,11 @@ class RecordsMixin:
         file_records: Sequence[model.FileRecord] | None = None,
         event_meta: Sequence[model.Meta] | None = None,
     ) -> model.Event:
-        """Record a new event backed by already-registered files; return the stored Event."""
+        """Record a new event backed by already-registered files; return the stored Event.
+
+        ``camera_id`` None means this installation. The camera must have a status in force at
+        ``event_time``; ``file_records`` must exist already and are linked in the given order.
+        """
         metas = checks.checked_metas(event_meta, "event_meta")
         event = model.Event(
             camera_id=camera_id if camera_id is not None else self.installation_id,

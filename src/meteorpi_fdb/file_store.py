@@ -4,7 +4,8 @@ Durability rule (SPEC section 10): no database row may point at content that is 
 disk. Content is written under a temporary name inside the store, flushed to disk, verified and
 renamed into place *before* the row is committed; if the commit fails, the content is taken out
 again (moved back to where it came from, or deleted). A crash at any moment leaves at worst an
-orphan file or a ``.tmp-*`` file, both of which ``orphans()`` reports.
+orphan file or a ``.tmp-*`` file, both of which
+``MeteorDatabase.check_file_store()`` reports.
 """
 
 from __future__ import annotations
