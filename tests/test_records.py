@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 import uuid
 from datetime import timedelta
 
@@ -503,3 +504,28 @@ def test_import_event_is_all_or_nothing(db, case, message):
     assert count_rows(db, schema.t_file) == 0
     assert count_rows(db, schema.t_fileimport) == 0
     assert count_rows(db, schema.t_eventimport) == 0
+
+
+def test_concurrent_imports_of_one_event_store_it_once(db):
+    status = remote_status(db, T0)
+    event = remote_event(status, [remote_file(db, status, REMOTE_FILE_TIME)])
+    start = threading.Barrier(4)
+    results, errors = [], []
+
+    def import_it() -> None:
+        start.wait()
+        try:
+            results.append(db.import_event(event, "importer"))
+        except BaseException as error:  # reported below, in the test's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=import_it) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert len(results) == 4 and len(set(results)) == 1
+    assert count_rows(db, schema.t_event) == 1 and count_rows(db, schema.t_file) == 1
+    assert count_rows(db, schema.t_eventimport) == 1 and count_rows(db, schema.t_fileimport) == 1
+    assert db.get_event(event.event_id) == event
