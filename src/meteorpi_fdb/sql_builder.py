@@ -151,12 +151,14 @@ def search_events_sql_builder(search: model.EventSearch, dialect: str | None = N
     _add_common_constraints(builder, search, "e", "event")
     builder.add_sql(search.event_type, "e.eventType = ?")
     builder.add_metadata_query_properties(search.meta_constraints, "t_eventMeta")
+    # Exclusions are NOT EXISTS anti-joins: PostgreSQL runs NOT IN (subquery) as a scan of the
+    # subquery per row once its result outgrows work_mem, which is quadratic at a million rows.
     if search.exclude_imported:
-        builder.where_clauses.append("e.internalID NOT IN (SELECT eventID FROM t_eventImport)")
+        builder.where_clauses.append("NOT EXISTS (SELECT 1 FROM t_eventImport i WHERE i.eventID = e.internalID)")
     builder.add_sql(
         search.exclude_export_to,
-        "e.internalID NOT IN (SELECT x.eventID FROM t_eventExport x, t_exportConfig c "
-        "WHERE x.exportConfig = c.internalID AND c.exportConfigID = ?)",
+        "NOT EXISTS (SELECT 1 FROM t_eventExport x, t_exportConfig c WHERE x.eventID = e.internalID "
+        "AND x.exportConfig = c.internalID AND c.exportConfigID = ?)",
     )
     return builder
 
@@ -169,13 +171,13 @@ def search_files_sql_builder(search: model.FileRecordSearch, dialect: str | None
     builder.add_sql(search.semantic_type, "f.semanticType = ?")
     builder.add_metadata_query_properties(search.meta_constraints, "t_fileMeta")
     if search.exclude_events:
-        builder.where_clauses.append("f.internalID NOT IN (SELECT fileID FROM t_event_to_file)")
+        builder.where_clauses.append("NOT EXISTS (SELECT 1 FROM t_event_to_file l WHERE l.fileID = f.internalID)")
     if search.exclude_imported:
-        builder.where_clauses.append("f.internalID NOT IN (SELECT fileID FROM t_fileImport)")
+        builder.where_clauses.append("NOT EXISTS (SELECT 1 FROM t_fileImport i WHERE i.fileID = f.internalID)")
     builder.add_sql(
         search.exclude_export_to,
-        "f.internalID NOT IN (SELECT x.fileID FROM t_fileExport x, t_exportConfig c "
-        "WHERE x.exportConfig = c.internalID AND c.exportConfigID = ?)",
+        "NOT EXISTS (SELECT 1 FROM t_fileExport x, t_exportConfig c WHERE x.fileID = f.internalID "
+        "AND x.exportConfig = c.internalID AND c.exportConfigID = ?)",
     )
     return builder
 

@@ -136,7 +136,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['exportconfig'], ['t_exportconfig.internalid'], name=op.f('fk_eventexport_exportconfig'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('eventid', 'exportconfig', name=op.f('pk_t_eventexport'))
     )
-    op.create_index(op.f('ix_eventexport_exportconfig_exp'), 't_eventexport', ['exportconfig', 'exportstate'], unique=False)
+    op.create_index(op.f('ix_eventexport_exportconfig_exp'), 't_eventexport', ['exportconfig', 'exportstate', 'exporttime'], unique=False)
     op.create_index(op.f('ix_eventexport_exportstate_expo'), 't_eventexport', ['exportstate', 'exporttime'], unique=False)
     op.create_table('t_eventimport',
     sa.Column('eventid', sa.Integer(), nullable=False),
@@ -169,7 +169,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['fileid'], ['t_file.internalid'], name=op.f('fk_fileexport_fileid'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('fileid', 'exportconfig', name=op.f('pk_t_fileexport'))
     )
-    op.create_index(op.f('ix_fileexport_exportconfig_expo'), 't_fileexport', ['exportconfig', 'exportstate'], unique=False)
+    op.create_index(op.f('ix_fileexport_exportconfig_expo'), 't_fileexport', ['exportconfig', 'exportstate', 'exporttime'], unique=False)
     op.create_index(op.f('ix_fileexport_exportstate_expor'), 't_fileexport', ['exportstate', 'exporttime'], unique=False)
     op.create_table('t_fileimport',
     sa.Column('fileid', sa.Integer(), nullable=False),
