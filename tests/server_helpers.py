@@ -129,9 +129,9 @@ def wait_for(url: str, timeout: float = 30, process: subprocess.Popen | None = N
             raise AssertionError(f"server exited with {process.returncode}: "
                                  f"{process.stdout.read() if process.stdout else ''}")
         try:
-            if requests.get(url, timeout=2).status_code == 200:
+            if requests.get(url, timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:
             pass
         time.sleep(0.1)
     raise AssertionError(f"{url} did not answer within {timeout} s")
