@@ -23,7 +23,9 @@ def engine(db_url: str):
 
 def differences(engine: Engine) -> list:
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": migrate.include_name}
+        )
         return compare_metadata(context, schema.metadata)
 
 
@@ -35,7 +37,8 @@ def downgrade_to_base(engine: Engine) -> None:
 
 
 def application_tables(engine: Engine) -> set[str]:
-    return {name for name in inspect(engine).get_table_names() if name != "alembic_version"}
+    ignored = {"alembic_version", *migrate.NOT_SCHEMA_TABLES}
+    return {name for name in inspect(engine).get_table_names() if name not in ignored}
 
 
 def test_a_migrated_database_has_exactly_the_declared_schema(engine):

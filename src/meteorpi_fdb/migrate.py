@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -15,6 +16,14 @@ logger = logging.getLogger("meteorpi.db")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _PG_MIGRATION_LOCK = 0x4D455445  # any constant: serialises concurrent upgrades on PostgreSQL
+
+
+NOT_SCHEMA_TABLES = frozenset({"meteorpi_lock"})  # Firebird's migration lock (see firebird.py)
+
+
+def include_name(name: str | None, type_: str, _parent_names: dict) -> bool:
+    """Alembic filter: leave bookkeeping tables that are not part of the schema out of comparisons."""
+    return not (type_ == "table" and name is not None and name.lower() in NOT_SCHEMA_TABLES)
 
 
 def alembic_config() -> Config:
@@ -40,13 +49,14 @@ def upgrade(engine: Engine) -> bool:
 
     Several processes may start at once against one new database (gunicorn workers): the
     upgrade runs in one transaction that first takes a lock (an advisory lock on PostgreSQL,
-    ``BEGIN IMMEDIATE`` on SQLite), then re-reads the revision, so only one of them migrates.
+    ``BEGIN IMMEDIATE`` on SQLite, a row lock held on a separate connection on Firebird, whose
+    DDL commits as it goes), then re-reads the revision, so only one of them migrates.
     """
     head = head_revision()
     if current_revision(engine) == head:
         return False
     config = alembic_config()
-    with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as connection:
+    with _firebird_lock(engine), engine.connect().execution_options(sqlite_begin="IMMEDIATE") as connection:
         with connection.begin():
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
@@ -56,3 +66,11 @@ def upgrade(engine: Engine) -> bool:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     return True
+
+
+def _firebird_lock(engine: Engine) -> contextlib.AbstractContextManager:
+    if engine.dialect.name != "firebird":
+        return contextlib.nullcontext()
+    from meteorpi_fdb.firebird import firebird_migration_lock
+
+    return firebird_migration_lock(engine)
