@@ -1,0 +1,119 @@
+"""``meteorpi db``: schema upgrades and what a node holds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+import meteorpi_model as model
+from meteorpi_cli._common import console, data_options, emit_json, json_option, settings
+
+
+def _count(db, search) -> int:
+    search.limit = 1
+    found = db.search_events(search) if isinstance(search, model.EventSearch) else db.search_files(search)
+    return found["count"]
+
+
+def _directory_bytes(path: Path) -> int:
+    if not path.is_dir():
+        return 0
+    return sum(entry.stat().st_size for entry in os.scandir(path) if entry.is_file(follow_symlinks=False))
+
+
+def _database_bytes(db) -> int | None:
+    """Size of an embedded SQLite database (with its WAL), None for a database server."""
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database:
+        return None
+    return sum(os.path.getsize(p) for p in (url.database, url.database + "-wal") if os.path.exists(p))
+
+
+def node_info(db) -> dict[str, Any]:
+    """Counts and sizes of everything the node holds."""
+    from meteorpi_fdb import migrate
+
+    cameras = db.get_cameras()
+    exports = db.export_status()
+    per_camera = {camera: {
+        "status_blocks": len(db.get_camera_status_history(camera)),
+        "events": _count(db, model.EventSearch(camera_ids=[camera])),
+        "files": _count(db, model.FileRecordSearch(camera_ids=[camera])),
+    } for camera in cameras}
+    events = _count(db, model.EventSearch())
+    files = _count(db, model.FileRecordSearch())
+    return {
+        "backend": db.backend,
+        "database": db.engine.url.render_as_string(hide_password=True),
+        "schema_revision": migrate.current_revision(db.engine),
+        "file_store": db.file_store_path,
+        "cameras": len(cameras),
+        "status_blocks": sum(c["status_blocks"] for c in per_camera.values()),
+        "events": events,
+        "files": files,
+        "imported_events": events - _count(db, model.EventSearch(exclude_imported=True)),
+        "imported_files": files - _count(db, model.FileRecordSearch(exclude_imported=True)),
+        "users": len(db.get_users()),
+        "export_configs": len(exports),
+        "pending_exports": sum(e["pending"] for e in exports),
+        "content_bytes": _directory_bytes(Path(db.file_store_path)),
+        "database_bytes": _database_bytes(db),
+        "per_camera": per_camera,
+    }
+
+
+@click.group("db")
+def db() -> None:
+    """The node's database: schema upgrades and statistics."""
+
+
+@db.command("upgrade")
+@data_options
+def upgrade() -> None:
+    """Bring the database schema to the newest version (a new database is created)."""
+    from meteorpi_fdb import migrate
+    from meteorpi_fdb.engine import create_engine_for
+
+    config = settings()
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine_for(config.db_path)
+    try:
+        before = migrate.current_revision(engine)
+        migrate.upgrade(engine)
+        after = migrate.current_revision(engine)
+    finally:
+        engine.dispose()
+    if before == after:
+        click.echo(f"Schema already at revision {after}")
+    else:
+        click.echo(f"Schema upgraded from {before or 'empty'} to revision {after}")
+
+
+@db.command("info")
+@data_options
+@json_option
+def info() -> None:
+    """Show counts (cameras, events, files, users, exports) and sizes."""
+    config = settings()
+    details = node_info(config.open_db())
+    if config.json:
+        emit_json(details)
+        return
+    out = console()
+    table = Table(show_header=False, box=None)
+    for key, value in details.items():
+        if key == "per_camera":
+            continue
+        if key.endswith("_bytes") and value is not None:
+            value = f"{value:,} bytes"
+        table.add_row(f"[bold]{key.replace('_', ' ')}[/bold]", "-" if value is None else str(value))
+    out.print(table)
+    if details["per_camera"]:
+        cameras = Table("camera", "status blocks", "events", "files", box=None, header_style="bold")
+        for camera, counts in details["per_camera"].items():
+            cameras.add_row(camera, str(counts["status_blocks"]), str(counts["events"]), str(counts["files"]))
+        out.print(cameras)
