@@ -1,0 +1,1 @@
+"""MeteorPi benchmarks: ``python -m benchmarks [--scale small|full]``."""

@@ -1,0 +1,153 @@
+"""Run every benchmark, print one table of figures beside their references, write JSON.
+
+    python -m benchmarks                  # small scale: a few minutes on 2 cores
+    python -m benchmarks --scale full     # 1,000,000 events from 100 cameras over 3 years
+    python -m benchmarks --only search,ingest --backends sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from benchmarks import _common, datagen
+
+RESULTS_DIR = Path(__file__).parent / "results"
+PG_ADMIN_URL = os.environ.get("MPI_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+SETTINGS = {
+    "small": {"search_repeats": 30, "ingest_events": 200, "replication_events": 200, "http_seconds": 5},
+    "full": {"search_repeats": 100, "ingest_events": 2_000, "replication_events": 1_000, "http_seconds": 15},
+}
+BENCHMARKS = ("search", "ingest", "http", "replication")
+
+
+def _database_url(backend: str, scale: str) -> str:
+    if backend == "sqlite":
+        RESULTS_DIR.mkdir(exist_ok=True)
+        return f"sqlite:///{RESULTS_DIR / f'bench-{scale}.db'}"
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"meteorpi_bench_{scale}"
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _open_populated(backend: str, scale: datagen.Scale, console: Console):
+    """A MeteorDatabase holding ``scale``'s data (generated once, reused by later runs)."""
+    from sqlalchemy import func, select
+
+    from meteorpi_fdb import MeteorDatabase, schema
+
+    url = _database_url(backend, scale.name)
+    db = MeteorDatabase(url, str(RESULTS_DIR / f"files-{scale.name}-{backend}"), installation_id="b0000000ffff")
+    with db.engine.connect() as connection:
+        existing = connection.execute(select(func.count()).select_from(schema.t_event)).scalar()
+    if existing not in (0, scale.events):
+        db.clear_database()
+        existing = 0
+    if existing == 0:
+        started = time.perf_counter()
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"generating {scale.events:,} events on {backend}", total=scale.events)
+            datagen.generate(db.engine, scale, progress=lambda n: progress.advance(task, n))
+        console.print(f"generated {scale.events:,} events on {backend} in {time.perf_counter() - started:.0f} s")
+    return db, datagen.describe(db.engine, scale)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", choices=sorted(datagen.SCALES), default="small")
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated subset of " + ", ".join(BENCHMARKS))
+    parser.add_argument("--output", type=Path, default=None, help="JSON file (default benchmarks/results/<scale>.json)")
+    args = parser.parse_args(argv)
+    console = Console()
+    scale = datagen.SCALES[args.scale]
+    settings = SETTINGS[args.scale]
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = set(chosen) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmarks: {', '.join(sorted(unknown))}")
+    backends = [name.strip() for name in args.backends.split(",") if name.strip()]
+    results: list[_common.Result] = []
+    memory: dict[str, float] = {}
+
+    if "search" in chosen:
+        from benchmarks import search
+
+        for backend in backends:
+            db, data = _open_populated(backend, scale, console)
+            console.print(f"search on {backend} …")
+            results += search.run(db, data, backend, settings["search_repeats"])
+            memory[f"search ({backend}, in-process)"] = _common.peak_rss_mb()
+            db.close()
+    if "ingest" in chosen:
+        from benchmarks import ingest
+
+        console.print("ingest on sqlite …")
+        results += ingest.run(settings["ingest_events"])
+    if "http" in chosen:
+        from benchmarks import http
+
+        console.print("http under gunicorn …")
+        http_results, http_memory = http.run(settings["http_seconds"])
+        results += http_results
+        memory.update(http_memory)
+    if "replication" in chosen:
+        from benchmarks import replication
+
+        console.print("replication …")
+        replication_results, replication_memory = replication.run(settings["replication_events"])
+        results += replication_results
+        memory.update(replication_memory)
+
+    _print(console, results, memory, scale)
+    output = args.output or RESULTS_DIR / f"{scale.name}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps({
+        "scale": scale.name,
+        "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": _common.machine_info(),
+        "results": [result.as_dict() for result in results],
+        "peak_rss_mb": memory,
+    }, indent=2))
+    console.print(f"wrote {output}")
+    return 0
+
+
+def _print(console: Console, results, memory, scale) -> None:
+    table = Table(title=f"MeteorPi benchmarks ({scale.name}: {scale.events:,} events, {scale.cameras} cameras)")
+    for column in ("benchmark", "case", "backend", "MeteorPi", "reference", "unit", "ratio"):
+        table.add_column(column, justify="right" if column in ("MeteorPi", "reference", "ratio") else "left")
+    for result in results:
+        table.add_row(result.benchmark, result.case, result.backend, f"{result.figure:,.2f}",
+                      "" if result.reference is None else f"{result.reference:,.2f}", result.unit,
+                      "" if result.ratio is None else f"{result.ratio:.2f}")
+    console.print(table)
+    if memory:
+        memory_table = Table(title="Peak RSS (MB)")
+        memory_table.add_column("during")
+        memory_table.add_column("MB", justify="right")
+        for name, value in memory.items():
+            memory_table.add_row(name, "" if value is None else f"{value:,.0f}")
+        console.print(memory_table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""Search latency: ``search_events`` / ``search_files`` beside the same query written by hand.
+
+The hand-written floor runs the same work a caller needs for one page, with plain SQL and no
+model objects: the count, the page of rows, and the page's files and metadata.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import bindparam, text
+
+import meteorpi_model as model
+from benchmarks._common import Result, summarise, time_calls
+from benchmarks.datagen import DAY_MS, Generated
+
+PAGE = 100
+NIGHT_START_OFFSET_MS = 6 * 3600 * 1000  # 18:00 UTC
+
+
+@dataclass
+class Case:
+    name: str
+    entity: str  # "event" or "file"
+    make: Callable[[random.Random, Generated], tuple[object, str, dict]]  # -> (search, where, params)
+
+
+def _night(rng: random.Random, data: Generated) -> tuple[int, int]:
+    day = rng.randrange(int(data.scale.years * 365) - 1)
+    start = data.start_ms + day * DAY_MS + 12 * 3600 * 1000 + NIGHT_START_OFFSET_MS
+    return start, start + 14 * 3600 * 1000
+
+
+def _one_night_one_camera(rng, data):
+    camera = rng.choice(data.cameras).camera_id
+    after, before = _night(rng, data)
+    search = model.EventSearch(camera_ids=[camera], after=_dt(after), before=_dt(before), limit=PAGE)
+    return search, "e.cameraid = :camera AND e.eventtime > :after AND e.eventtime < :before", {
+        "camera": camera, "after": after, "before": before}
+
+
+def _month_with_meta(rng, data):
+    after = data.start_ms + rng.randrange(int(data.scale.years * 365) - 31) * DAY_MS
+    before = after + 30 * DAY_MS
+    search = model.EventSearch(
+        after=_dt(after), before=_dt(before), limit=PAGE,
+        meta_constraints=[model.MetaConstraint("greater", model.NSString("duration"), 2.5)],
+    )
+    where = ("e.eventtime > :after AND e.eventtime < :before AND e.internalid IN "
+             "(SELECT eventid FROM t_eventmeta WHERE metakey = 'meteorpi:duration' AND floatvalue >= 2.5)")
+    return search, where, {"after": after, "before": before}
+
+
+def _lat_long_box(rng, data):
+    lat, long = rng.uniform(40, 55), rng.uniform(-5, 25)
+    search = model.EventSearch(lat_min=lat, lat_max=lat + 5, long_min=long, long_max=long + 5, limit=PAGE)
+    where = ("s.locationlatitude >= :lat_min AND s.locationlatitude <= :lat_max AND "
+             "s.locationlongitude >= :long_min AND s.locationlongitude <= :long_max")
+    return search, where, {"lat_min": lat, "lat_max": lat + 5, "long_min": long, "long_max": long + 5}
+
+
+def _time_of_night(rng, data):
+    after_offset = 14 * 3600 + rng.randrange(3600)  # between 02:00 and 03:00 UTC
+    before_offset = after_offset + 3600
+    camera = rng.choice(data.cameras).camera_id
+    search = model.EventSearch(camera_ids=[camera], after_offset=after_offset, before_offset=before_offset, limit=PAGE)
+    where = "e.cameraid = :camera AND e.eventoffset > :after_offset AND e.eventoffset < :before_offset"
+    return search, where, {"camera": camera, "after_offset": after_offset, "before_offset": before_offset}
+
+
+def _deep_page(rng, data):
+    skip = data.events // 2 + rng.randrange(PAGE)
+    return model.EventSearch(limit=PAGE, skip=skip), "", {"skip": skip}
+
+
+def _files_one_night(rng, data):
+    camera = rng.choice(data.cameras).camera_id
+    after, before = _night(rng, data)
+    search = model.FileRecordSearch(
+        camera_ids=[camera], after=_dt(after), before=_dt(before),
+        semantic_type=model.NSString("meteor_image"), limit=PAGE,
+    )
+    where = ("f.cameraid = :camera AND f.filetime > :after AND f.filetime < :before "
+             "AND f.semantictype = 'meteorpi:meteor_image'")
+    return search, where, {"camera": camera, "after": after, "before": before}
+
+
+CASES = [
+    Case("events: one night, one camera", "event", _one_night_one_camera),
+    Case("events: a month, all cameras, meta duration>=2.5", "event", _month_with_meta),
+    Case("events: 5x5 degree lat/long box", "event", _lat_long_box),
+    Case("events: 02:00-04:00 any night, one camera", "event", _time_of_night),
+    Case("events: deep page (skip = half the table)", "event", _deep_page),
+    Case("files: one night, one camera, meteor images", "file", _files_one_night),
+]
+
+
+def _dt(ms: int):
+    return model.milliseconds_to_utc_datetime(ms)
+
+
+def hand_written_page(connection, entity: str, where: str, params: dict) -> tuple[int, list]:
+    """The floor: count, page, related files and metadata, as raw rows."""
+    alias, table, time_column = ("e", "t_event", "eventtime") if entity == "event" else ("f", "t_file", "filetime")
+    condition = f" AND {where}" if where else ""
+    base = f"FROM {table} {alias} JOIN t_camerastatus s ON {alias}.statusid = s.internalid WHERE 1=1{condition}"
+    skip = params.get("skip", 0)
+    count = connection.execute(text(f"SELECT COUNT(*) {base}"), params).scalar()
+    rows = connection.execute(
+        text(f"SELECT {alias}.* , s.statusid AS status_uuid {base} "
+             f"ORDER BY {alias}.{time_column} DESC, {alias}.internalid DESC LIMIT {PAGE} OFFSET {skip}"),
+        params,
+    ).all()
+    ids = [row.internalid for row in rows]
+    related = []
+    if ids and entity == "event":
+        files = connection.execute(text(
+            "SELECT l.eventid, f.*, s.statusid FROM t_event_to_file l JOIN t_file f ON f.internalid = l.fileid "
+            "JOIN t_camerastatus s ON s.internalid = f.statusid WHERE l.eventid IN :ids"
+        ).bindparams(bindparam("ids", expanding=True)), {"ids": ids}).all()
+        related += files
+        related += _metas(connection, "t_eventmeta", "eventid", ids)
+        related += _metas(connection, "t_filemeta", "fileid", [row.internalid for row in files])
+    elif ids:
+        related += _metas(connection, "t_filemeta", "fileid", ids)
+    return count, rows + related
+
+
+def _metas(connection, table: str, owner: str, ids: list[int]) -> list:
+    if not ids:
+        return []
+    return connection.execute(
+        text(f"SELECT * FROM {table} WHERE {owner} IN :ids ORDER BY {owner}, metaindex").bindparams(
+            bindparam("ids", expanding=True)), {"ids": ids}).all()
+
+
+def run(db, data: Generated, backend: str, repeats: int) -> list[Result]:
+    """p50/p99 of every case, ours beside the hand-written floor, same parameters for both."""
+    results = []
+    for case in CASES:
+        rng = random.Random(7)
+        inputs = [case.make(rng, data) for _ in range(repeats)]
+        search_method = db.search_events if case.entity == "event" else db.search_files
+        ours_iter = iter(inputs)
+        ours = time_calls(lambda: search_method(next(ours_iter)[0]), repeats)
+        floor_iter = iter(inputs)
+
+        def floor():
+            _search, where, params = next(floor_iter)
+            with db.engine.connect() as connection:
+                hand_written_page(connection, case.entity, where, params)
+
+        reference = time_calls(floor, repeats)
+        ours_summary, floor_summary = summarise(ours), summarise(reference)
+        for quantile in ("p50", "p99"):
+            results.append(Result("search", f"{case.name} [{quantile}]", backend,
+                                  ours_summary[quantile], floor_summary[quantile], "ms"))
+    return results
