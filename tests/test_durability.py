@@ -139,6 +139,7 @@ CRASHING_REGISTER = textwrap.dedent("""
 
 
 def crash_while_registering(db, db_url: str, path: str, when: str) -> None:
+    db.close()  # embedded Firebird lets one process at a time open a database file
     finished = subprocess.run(
         [sys.executable, "-c", CRASHING_REGISTER, db_url, db.file_store.root, path, when],
         capture_output=True, text=True, timeout=120,
