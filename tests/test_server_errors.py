@@ -6,7 +6,6 @@ import logging
 
 import pytest
 import requests
-from flask import jsonify
 
 from tests.server_helpers import (ADMIN, Client, add_users, cheap_password_hashing, client,  # noqa: F401
                                   make_server, server)

@@ -34,7 +34,7 @@ from tests.helpers import make_event, make_file, make_status, utc
 from tests.server_helpers import assert_schema, cheap_password_hashing, make_server  # noqa: F401
 
 FUZZER = ("fuzzer-with-every-role", "fuzzer-password")
-EXAMPLES = 15
+EXAMPLES = 12
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)

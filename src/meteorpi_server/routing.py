@@ -63,3 +63,14 @@ def fields(body: dict[str, Any], what: str, required: tuple[str, ...] = (),
         if name not in present:
             raise BadRequest(f"{what}: missing required field '{name}'")
     return present
+
+
+def optional_importer_api() -> Any:
+    """The ``meteorpi_server.importer_api`` module when it is installed, else None."""
+    try:
+        from meteorpi_server import importer_api
+    except ModuleNotFoundError as e:
+        if e.name != "meteorpi_server.importer_api":
+            raise
+        return None
+    return importer_api

@@ -18,6 +18,7 @@ from tornado.ioloop import IOLoop
 from tornado.netutil import bind_sockets
 
 from meteorpi_server.app import MeteorApp
+from meteorpi_server.routing import optional_importer_api
 from meteorpi_server.tornado_wsgi import StreamingWSGIContainer
 
 logger = logging.getLogger("meteorpi.server")
@@ -103,7 +104,7 @@ class MeteorServer:
 
         query_api.add_routes(meteor_app)
         admin_api.add_routes(meteor_app)
-        importer = _importer_api()
+        importer = optional_importer_api()
         if importer is not None:
             importer.add_routes(meteor_app)
         service_api.add_routes(meteor_app)
@@ -171,14 +172,3 @@ class MeteorServer:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
         return stop
-
-
-def _importer_api() -> Any:
-    """``meteorpi_server.importer_api`` when it is installed, else None."""
-    try:
-        from meteorpi_server import importer_api
-    except ModuleNotFoundError as e:
-        if e.name != "meteorpi_server.importer_api":
-            raise
-        return None
-    return importer_api

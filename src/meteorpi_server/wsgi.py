@@ -19,7 +19,7 @@ from flask import Flask
 
 from meteorpi_server import admin_api, query_api, service_api
 from meteorpi_server.app import MeteorApp
-from meteorpi_server.server import _importer_api
+from meteorpi_server.routing import optional_importer_api
 from meteorpi_server.settings import SETTINGS, Setting, load_settings, route_sets
 
 __all__ = ["SETTINGS", "Setting", "create_app", "create_meteor_app"]
@@ -68,7 +68,7 @@ def create_meteor_app(config: Mapping[str, Any] | str | os.PathLike | None = Non
     if "admin" in routes:
         admin_api.add_routes(meteor_app)
     if "import" in routes:
-        importer = _importer_api()
+        importer = optional_importer_api()
         if importer is None:
             logger.warning("MPI_ROUTES names 'import' but meteorpi_server.importer_api is missing")
         else:
