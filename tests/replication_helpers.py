@@ -6,6 +6,7 @@ The fixtures defined here are imported by the ``test_replication*.py`` modules.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import subprocess
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -94,9 +96,10 @@ def start_node(tmp_path: Path) -> Iterator[Callable[..., Node]]:
     """Start nodes on given database URLs; every node is stopped at the end of the test."""
     nodes: list[Node] = []
 
-    def start(db_url: str, installation_id: str, settings: dict | None = None) -> Node:
-        store = tmp_path / f"files-{installation_id}-{len(nodes)}"
-        node = Node(db_url, str(store), installation_id, dict(settings or {})).start()
+    def start(db_url: str, installation_id: str, settings: dict | None = None,
+              file_store: str | None = None) -> Node:
+        store = file_store or str(tmp_path / f"files-{installation_id}-{len(nodes)}")
+        node = Node(db_url, store, installation_id, dict(settings or {})).start()
         nodes.append(node)
         return node
 
@@ -287,6 +290,20 @@ def record_answers(exporter: MeteorExporter, url: str) -> list[str]:
     return states
 
 
+class RoundRobin(requests.adapters.HTTPAdapter):
+    """Sends each request to the next of ``ports`` in turn, like a load balancer in front of
+    several server processes."""
+
+    def __init__(self, ports: list[int]) -> None:
+        super().__init__()
+        self._ports = itertools.cycle(ports)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        parts = urlsplit(request.url)
+        request.url = parts._replace(netloc=f"{parts.hostname}:{next(self._ports)}").geturl()
+        return super().send(request, **kwargs)
+
+
 def config_status(db: MeteorDatabase, config_id: uuid.UUID) -> dict:
     """The ``export_status()`` entry of one configuration."""
     return next(entry for entry in db.export_status() if entry["config_id"] == config_id)
@@ -313,12 +330,16 @@ def start_gunicorn(db_url: str, file_store: str, *, workers: int = 2, max_reques
     env = dict(os.environ, MPI_DB=db_url, MPI_FILE_STORE=file_store,
                MPI_INSTALLATION_ID=TARGET_ID, MPI_AUTH_CACHE_SECONDS="60")
     command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
-               f"127.0.0.1:{port}", "--graceful-timeout", "2", "--timeout", "60"]
+               f"127.0.0.1:{port}", "--graceful-timeout", "2", "--timeout", "60", "--no-control-socket"]
     if max_requests:
         command += ["--max-requests", str(max_requests), "--max-requests-jitter", "0"]
     command.append("meteorpi_server.wsgi:create_app()")
-    log = open(log_path, "wb") if log_path else subprocess.DEVNULL
-    process = subprocess.Popen(command, env=env, cwd=str(REPO_ROOT), stdout=log, stderr=log)
+    if log_path is None:
+        process = subprocess.Popen(command, env=env, cwd=str(REPO_ROOT),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(command, env=env, cwd=str(REPO_ROOT), stdout=log, stderr=log)
     base_url = f"http://127.0.0.1:{port}"
 
     def healthy() -> bool:

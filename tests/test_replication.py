@@ -11,7 +11,7 @@ from tests import backends
 from tests.replication_helpers import (SOURCE_ID, TARGET_ID, add_import_user, all_events,
                                        all_files, assert_events_replicated,
                                        assert_files_replicated, configure_export, exporter_for,
-                                       populate, wait_for)
+                                       populate, record_answers, RoundRobin, wait_for)
 from tests.replication_helpers import source, start_node, target, target_db_url  # noqa: F401 (fixtures)
 
 
@@ -178,3 +178,28 @@ def test_the_same_entity_from_two_exporters_at_once_is_imported_once(source, tar
     assert_events_replicated(source.db, target.db, expected_count=8)
     assert len(all_files(target.db)) == 24
     assert target.db.check_file_store() == {"orphans": [], "missing": [], "strays": []}
+
+
+def test_a_cache_miss_in_another_server_process_costs_exactly_one_round_trip(
+        source, target_db_url, start_node, tmp_path):
+    """Two server processes share the target's database and file store behind one address;
+    the balancer sends requests to A, B, B, A, B, B, ... so every short-form message lands on
+    B, which never saw the entity in full."""
+    worker_a = start_node(target_db_url, TARGET_ID)
+    worker_b = start_node(target_db_url, TARGET_ID, file_store=worker_a.file_store)
+    add_import_user(worker_a.db)
+    populate(source.db, tmp_path / "in", events=1, files_per_event=2, loose_files=0)
+    configure_export(source.db, worker_a.import_url, model.EventSearch())
+    exporter = exporter_for(source.db)
+    exporter._session(worker_a.import_url).mount(
+        f"{worker_a.base_url}/", RoundRobin([worker_a.port, worker_b.port, worker_b.port]))
+    answers = record_answers(exporter, worker_a.import_url)
+
+    summary = exporter.run_once()
+
+    assert (summary.complete, summary.failed) == (1, 0)
+    assert answers == ["need_status", "continue", "continue-nocache",
+                       "need_file_data", "continue", "continue-nocache",
+                       "need_file_data", "continue", "continue-nocache",
+                       "complete"]
+    assert_events_replicated(source.db, worker_a.db, expected_count=1)

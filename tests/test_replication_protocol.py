@@ -304,3 +304,21 @@ def test_timestamps_and_metadata_survive_the_trip(source, target, tmp_path):
     assert [m.as_dict() for m in event.meta] == [m.as_dict() for m in original.meta]
     peak = next(m for m in event.meta if str(m.key) == "meteorpi:peak")
     assert peak.value == original.event_time + timedelta(milliseconds=250)
+
+
+def test_an_event_sharing_a_file_already_here_needs_no_upload(source, target, tmp_path):
+    data = populate(source.db, tmp_path / "in", events=1, files_per_event=2, loose_files=0)
+    configure_export(source.db, target.import_url, model.EventSearch())
+    assert exporter_for(source.db).run_once().complete == 1
+    shared = data.events[0].file_records[0]
+    original = content_of(target, shared)
+    # Another event (say from another camera pipeline) links the same file; its copy of the
+    # record even disagrees about the size: the stored file must not be touched.
+    other = model.Event(shared.camera_id, data.events[0].event_time, uuid.uuid4(), "meteorpi:other",
+                        data.events[0].status_id, [shared], [])
+    message = event_message(other)
+    message["event"]["files"][0]["file_size"] = shared.file_size + 1
+
+    assert answer(target, message) == {"state": "complete"}
+    assert content_of(target, shared) == original
+    assert target.db.get_event(other.event_id).file_records[0].file_id == shared.file_id

@@ -403,6 +403,8 @@ class _Conversation:
         try:
             response = self.session.post(url, auth=self.auth, timeout=self.exporter.timeout,
                                          verify=self.verify, **kwargs)
+        except requests.Timeout:
+            raise _Failed(f"no answer from {url} within {self.exporter.timeout} s") from None
         except requests.RequestException as error:
             raise _Failed(f"cannot reach {url}: {error}") from None
         with response:

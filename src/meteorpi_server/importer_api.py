@@ -252,18 +252,17 @@ class MeteorDatabaseImportReceiver(BaseImportReceiver):
         event: model.Event = import_request.entity
         if self.db.has_event_id(event.event_id):
             return import_request.response_complete()
-        new_files = [f for f in event.file_records if not self.db.has_file_id(f.file_id)]
-        answer = self._missing_prerequisite(import_request, [event.status_id], new_files)
+        answer = self._missing_prerequisite(import_request, event.status_id, event.file_records)
         if answer is not None:
             return answer
-        return self._import(import_request, new_files, self.db.has_event_id,
+        return self._import(import_request, event.file_records, self.db.has_event_id,
                             lambda user: self.db.import_event(event, user))
 
     def receive_file_record(self, import_request: ImportRequest) -> Response:
         record: model.FileRecord = import_request.entity
         if self.db.has_file_id(record.file_id):
             return import_request.response_complete()
-        answer = self._missing_prerequisite(import_request, [], [record])
+        answer = self._missing_prerequisite(import_request, record.status_id, [record])
         if answer is not None:
             return answer
         return self._import(import_request, [record], self.db.has_file_id,
@@ -284,28 +283,34 @@ class MeteorDatabaseImportReceiver(BaseImportReceiver):
             return
         logger.debug("stored content for file %s (%d bytes)", file_id.hex, stored.size)
 
-    def _missing_prerequisite(self, import_request: ImportRequest, status_ids: list[uuid.UUID],
-                              new_files: list[model.FileRecord]) -> Response | None:
-        """The answer asking for the first missing status or content, or None if all is here."""
-        for status_id in dict.fromkeys(status_ids + [f.status_id for f in new_files]):
-            if not self.db.has_status_id(status_id):
-                return import_request.response_need_status(status_id)
-        for record in new_files:
+    def _missing_prerequisite(self, import_request: ImportRequest, status_id: uuid.UUID,
+                              records: list[model.FileRecord]) -> Response | None:
+        """The answer asking for the first missing status or content, or None if all is here.
+
+        Content on disk with the record's size needs no database query; only a file whose
+        content is absent or differs in size is looked up (it may be here already)."""
+        for wanted in dict.fromkeys([status_id] + [record.status_id for record in records]):
+            if not self.db.has_status_id(wanted):
+                return import_request.response_need_status(wanted)
+        for record in records:
+            path = self.db.file_path_for_id(record.file_id)
+            present = os.path.isfile(path)
+            if present and record.md5 is not None and os.path.getsize(path) == record.file_size:
+                continue
+            if self.db.has_file_id(record.file_id):
+                continue
             if record.md5 is None:
                 return import_request.response_failed(f"file {record.file_id.hex} has no content (no md5)")
-            path = self.db.file_path_for_id(record.file_id)
-            if not os.path.isfile(path):
-                return import_request.response_need_file_data(record.file_id)
-            if os.path.getsize(path) != record.file_size:
+            if present:
                 self._discard(record)
-                return import_request.response_need_file_data(record.file_id)
+            return import_request.response_need_file_data(record.file_id)
         return None
 
     def _discard(self, record: model.FileRecord) -> None:
         logger.warning("content for file %s does not match its record; discarding", record.file_id.hex)
         self.db.file_store.remove(record.file_id)
 
-    def _import(self, import_request: ImportRequest, new_files: list[model.FileRecord],
+    def _import(self, import_request: ImportRequest, records: list[model.FileRecord],
                 has: Callable[[uuid.UUID], bool], write: Callable[[str], Any]) -> Response:
         try:
             write(self.get_importing_user_id())
@@ -313,7 +318,7 @@ class MeteorDatabaseImportReceiver(BaseImportReceiver):
             if has(import_request.entity_id):
                 return import_request.response_complete()
             # Content whose MD5 differs from its record was uploaded under this id: ask again.
-            for record in new_files:
+            for record in records:
                 if self.db.has_file_id(record.file_id):
                     continue
                 path = self.db.file_path_for_id(record.file_id)
