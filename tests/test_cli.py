@@ -8,10 +8,12 @@ The ``cli`` fixture defined here is imported by the other ``test_cli_*`` modules
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy.engine import make_url
@@ -247,6 +249,22 @@ def test_db_upgrade_and_info(cli: Cli, node_db, db_url: str, tmp_path: Path) -> 
     assert info["content_bytes"] == 1024
     assert make_url(db_url).database in info["database"]
     assert "events           1" in cli("db", "info").output
+
+
+def _command_paths(command: click.Command, path: tuple[str, ...] = ("meteorpi",)) -> list[str]:
+    if isinstance(command, click.Group):
+        return [p for name, sub in command.commands.items() for p in _command_paths(sub, path + (name,))]
+    return [" ".join(path)]
+
+
+def test_every_command_is_documented_with_an_example() -> None:
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text()
+    examples = re.findall(r"```sh\n(.*?)```", docs, flags=re.S)
+    lines = [line.replace("--data-dir data ", "") for block in examples for line in block.splitlines()]
+    paths = _command_paths(main)
+    assert len(paths) == 27
+    for path in paths:
+        assert any(line.startswith(path + " ") or line == path for line in lines), path
 
 
 def test_options_go_before_or_after_the_command(db_url: str, data_dir: Path) -> None:

@@ -368,3 +368,41 @@ def test_gets_are_retried_posts_are_not_and_non_json_is_a_response_error(make_se
         assert meteor_client.create_or_update_user("u", "p") == []
         with pytest.raises(ResponseError, match="not JSON"):
             meteor_client.login()
+
+
+def _interrupting_content_route(content: bytes, cut_at: int, calls: list[str | None]):
+    """A content route whose first answer breaks off after ``cut_at`` bytes; Range honoured."""
+
+    def routes(meteor_app) -> None:
+        def content_route(file_id: str, file_name: str) -> Response:
+            from flask import request
+
+            calls.append(request.headers.get("Range"))
+            if len(calls) == 1:
+                def broken():
+                    yield content[:cut_at]
+                    raise RuntimeError("connection lost")
+
+                return Response(broken(), 200, headers={"Content-Length": str(len(content))})
+            start = int(request.headers["Range"].removeprefix("bytes=").rstrip("-"))
+            return Response(content[start:], 206, headers={
+                "Content-Range": f"bytes {start}-{len(content) - 1}/{len(content)}"})
+
+        meteor_app.app.add_url_rule("/files/content/<file_id>/<file_name>", "content", content_route)
+
+    return routes
+
+
+def test_a_download_broken_off_midway_resumes_where_it_stopped(make_server, tmp_path: Path) -> None:
+    content = os.urandom(1_500_000)
+    calls: list[str | None] = []
+    broken = make_server(add_routes=False, extra_routes=_interrupting_content_route(content, 1_000_000, calls))
+    record = model.FileRecord(CAM_A, "video/mp4", "meteorpi:clip", "0" * 32, file_id="2" * 32,
+                              md5=hashlib.md5(content).hexdigest(), file_size=len(content),
+                              file_name="clip.mp4")
+    with MeteorClient(broken.base_url(), retries=2) as meteor_client:
+        target = meteor_client.download_to(record, tmp_path / "clip.mp4")
+    assert Path(target).read_bytes() == content
+    assert calls[0] is None and len(calls) == 2
+    resumed_from = int(calls[1].removeprefix("bytes=").rstrip("-"))
+    assert 0 < resumed_from <= 1_000_000

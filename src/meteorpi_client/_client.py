@@ -161,12 +161,14 @@ class MeteorClient:
             return target
         failures = 0
         while True:
+            before = _size(partial)
             try:
                 self._fetch_into(file_record, partial)
                 break
             except TransportError:
+                # Resume only after progress: the session already retried failed connections.
                 failures += 1
-                if failures > self.retries:
+                if failures > self.retries or _size(partial) <= before:
                     raise
                 logger.info("Download of %s interrupted, resuming", file_record.file_id.hex)
         if not _matches(partial, file_record):
@@ -302,7 +304,7 @@ class MeteorClient:
 
     def _fetch_into(self, file_record: model.FileRecord, partial: str) -> None:
         """One GET of the content into ``partial``, continuing it with Range when it exists."""
-        offset = os.path.getsize(partial) if os.path.exists(partial) else 0
+        offset = _size(partial)
         if offset and file_record.file_size and offset >= file_record.file_size:
             os.remove(partial)  # complete or longer than it should be: start again
             offset = 0
@@ -375,6 +377,10 @@ def _check_content_range(response: requests.Response, offset: int) -> None:
     if not match or int(match.group(1)) != offset:
         raise ResponseError(f"{response.url} answered a Range request from byte {offset} "
                             f"with Content-Range {content_range!r}")
+
+
+def _size(path: str) -> int:
+    return os.path.getsize(path) if os.path.exists(path) else 0
 
 
 def _matches(path: str, file_record: model.FileRecord) -> bool:
