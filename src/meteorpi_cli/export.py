@@ -166,9 +166,12 @@ def export_due(db, advance=lambda n: None) -> dict[str, int]:
         raise click.ClickException(f"the exporter is not available: {e}") from e
     exporter = MeteorExporter(db)
     outcomes: Counter[str] = Counter()
-    while (result := exporter.handle_next_export()) is not None:
-        outcomes[result.state] += 1
-        advance(1)
+    try:
+        while (result := exporter.handle_next_export()) is not None:
+            outcomes[result.state] += 1
+            advance(1)
+    finally:
+        exporter.close()
     return dict(outcomes)
 
 

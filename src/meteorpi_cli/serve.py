@@ -40,7 +40,7 @@ def _start_exporter(db) -> Any:
     except ImportError as e:
         raise click.ClickException(f"the exporter is not available: {e}") from e
     exporter = MeteorExporter(db)
-    exporter.scheduler.start()
+    exporter.start()
     return exporter
 
 
@@ -98,5 +98,5 @@ def serve(host: str, port: int, fill_demo: bool, demo_cameras: int, demo_nights:
         server.start()
     finally:
         if exporter is not None:
-            exporter.scheduler.shutdown(wait=False)
+            exporter.stop(wait=False)
         click.echo("Stopped.")
