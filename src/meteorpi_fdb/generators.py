@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import uuid
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
@@ -87,12 +88,12 @@ class MeteorDatabaseGenerators:
             metas = _load_meta(connection, "t_eventmeta", "eventid", internal_ids)
             files = _load_event_files(connection, internal_ids)
             for row in rows:
-                yield model.Event(
+                yield model.Event.from_trusted(
                     camera_id=row[0],
-                    event_id=model.parse_uuid(row[1], "event_id"),
                     event_time=model.milliseconds_to_utc_datetime(row[3]),
+                    event_id=uuid.UUID(hex=row[1]),
                     event_type=_ns(row[4]),
-                    status_id=model.parse_uuid(row[5], "status_id"),
+                    status_id=uuid.UUID(hex=row[5]),
                     file_records=files[row[2]],
                     meta=metas[row[2]],
                 )
@@ -154,7 +155,7 @@ def meta_from_columns(key: str, string_value: str | None, float_value: float | N
         value = float_value
     else:
         value = string_value if string_value is not None else ""
-    return model.Meta(key=_ns(key), value=value)
+    return model.Meta.from_trusted(key=_ns(key), value=value)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -184,16 +185,16 @@ def _load_event_files(connection: Connection, event_ids: Sequence[int]) -> dict[
 
 
 def _file_from_row(row: tuple, meta: list[model.Meta]) -> model.FileRecord:
-    return model.FileRecord(
+    return model.FileRecord.from_trusted(
         camera_id=row[1],
         mime_type=row[2],
         semantic_type=_ns(row[3]),
+        status_id=uuid.UUID(hex=row[8]),
+        md5=row[9] if len(row) > 9 else None,
+        file_id=uuid.UUID(hex=row[6]),
         file_time=model.milliseconds_to_utc_datetime(row[4]),
         file_size=row[5],
-        file_id=model.parse_uuid(row[6], "file_id"),
         file_name=row[7],
-        status_id=model.parse_uuid(row[8], "status_id"),
-        md5=row[9] if len(row) > 9 else None,
         meta=meta,
     )
 

@@ -155,6 +155,18 @@ class ValueModel:
 
     __hash__ = None  # type: ignore[assignment]  # mutable: not hashable
 
+    @classmethod
+    def from_trusted(cls, **attributes: Any) -> Any:
+        """Build an instance from already-validated attribute values, skipping validation.
+
+        For the data layer only, materialising rows it validated on the way in: the values must
+        be exactly what the constructor would have stored (UUIDs, aware UTC datetimes,
+        NSStrings, lists of model objects). Searches build thousands of objects per page.
+        """
+        instance = cls.__new__(cls)
+        instance.__dict__.update(attributes)
+        return instance
+
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
