@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated subset of " + ", ".join(BENCHMARKS))
     parser.add_argument("--output", type=Path, default=None, help="JSON file (default benchmarks/results/<scale>.json)")
     args = parser.parse_args(argv)
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 150)
     scale = datagen.SCALES[args.scale]
     settings = SETTINGS[args.scale]
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -103,12 +103,16 @@ def main(argv: list[str] | None = None) -> int:
         console.print("ingest on sqlite …")
         results += ingest.run(settings["ingest_events"])
     if "http" in chosen:
-        from benchmarks import http
+        from benchmarks import http_search
 
-        console.print("http under gunicorn …")
-        http_results, http_memory = http.run(settings["http_seconds"])
-        results += http_results
-        memory.update(http_memory)
+        for backend in backends:
+            console.print(f"http under gunicorn on {backend} …")
+            for row in http_search.run(settings["http_seconds"], backend=backend):
+                if row["case"] == "memory":
+                    memory[f"http server ({backend}): {row['server']}"] = row["figure"]
+                else:
+                    results.append(_common.Result("http", f"{row['case']}: {row['server']}", backend,
+                                                  row["figure"], row["reference"], row["unit"], row["note"]))
     if "replication" in chosen:
         from benchmarks import replication
 

@@ -71,6 +71,28 @@ def process_peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+def _children(pid: int) -> list[int]:
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == pid:
+                children.append(int(entry))
+    return children
+
+
+def tree_peak_rss_mb(pid: int) -> float:
+    """Summed peak RSS of a live process and its children (a gunicorn master and workers), MB."""
+    total = 0.0
+    for member in [pid, *_children(pid)]:
+        total += process_peak_rss_mb(member) or 0.0
+    return total
+
+
 def machine_info() -> dict:
     memory_kb = 0
     try:

@@ -37,6 +37,8 @@ from urllib.parse import quote_plus
 
 import requests
 
+from benchmarks._common import tree_peak_rss_mb
+
 PG_ADMIN_URL = os.environ.get("MPI_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 INSTALLATION_ID = "b0000000abcd"
 GUNICORN = ["--workers", "2", "--threads", "4", "--log-level", "warning"]
@@ -80,12 +82,12 @@ def _wait(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
 
 
 @contextmanager
-def _serve(command: list[str], env: dict[str, str], probe: str, cwd: str | None = None) -> Iterator[None]:
+def _serve(command: list[str], env: dict[str, str], probe: str, cwd: str | None = None) -> Iterator[subprocess.Popen]:
     process = subprocess.Popen(command, env={**os.environ, **env}, cwd=cwd, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         _wait(probe, process)
-        yield
+        yield process
     finally:
         process.terminate()
         try:
@@ -224,13 +226,14 @@ def run(seconds: float = 5, backend: str = "sqlite", events: int = 300, page: in
         env = {"MPI_DB": db_url, "MPI_FILE_STORE": str(store), "MPI_INSTALLATION_ID": INSTALLATION_ID,
                "MPI_LOG_LEVEL": "WARNING"}
         with _serve([sys.executable, "-m", "gunicorn", *GUNICORN, "--bind", f"127.0.0.1:{meteorpi_port}",
-                     "meteorpi_server.wsgi:create_app()"], env, f"{meteorpi}/health"):
+                     "meteorpi_server.wsgi:create_app()"], env, f"{meteorpi}/health") as server:
             body = document.get(f"{meteorpi}/events/{search}", timeout=60).content
             (work / "document.json").write_bytes(body)
             (work / "minimal_app.py").write_text(MINIMAL_APP)
             search_figures = measure(f"{meteorpi}/events/{search}", seconds, processes, threads)
             download_figures = measure(f"{meteorpi}/files/content/{file_id}", seconds, processes, threads,
                                        stream=True)
+            peak_rss_mb = tree_peak_rss_mb(server.pid)
         with _serve([sys.executable, "-m", "gunicorn", *GUNICORN, "--bind", f"127.0.0.1:{minimal_port}",
                      "minimal_app:app"],
                     {"BENCH_DOCUMENT": str(work / "document.json"), "BENCH_FILE": str(static_file)},
@@ -254,6 +257,8 @@ def run(seconds: float = 5, backend: str = "sqlite", events: int = 300, page: in
                          None, ""))
         rows.append(_row("download", "MeteorPi vs http.server", download_figures["mb_per_s"], "MB/s",
                          static_download["mb_per_s"], "ratio against the static server"))
+        rows.append(_row("memory", "MeteorPi gunicorn master + 2 workers", peak_rss_mb, "MB", None,
+                         "summed peak RSS after the search and download runs"))
     finally:
         _drop_database(pg_name)
         shutil.rmtree(work, ignore_errors=True)
