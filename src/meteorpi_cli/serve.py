@@ -20,6 +20,7 @@ def example_urls(base_url: str, camera_ids: list[str]) -> list[tuple[str, str]]:
     """(what, URL) pairs worth opening in a browser."""
     base = base_url.rstrip("/")
     examples = [
+        ("browse in a web browser", f"{base}/"),
         ("cameras", f"{base}/cameras"),
         ("latest 10 events", f"{base}/events/{encode_search(model.EventSearch(limit=10))}"),
         ("events of 1 s or longer", f"{base}/events/" + encode_search(model.EventSearch(

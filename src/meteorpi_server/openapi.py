@@ -1,6 +1,6 @@
 """The OpenAPI 3 description of the whole HTTP API, served at ``/openapi.json``.
 
-:data:`DOCUMENT` describes every route set (query, admin, import, service);
+:data:`DOCUMENT` describes every route set (query, admin, import, browse, service);
 :func:`document_for` narrows it to the routes an app actually serves.
 """
 
@@ -186,12 +186,21 @@ SERVICE_PATHS: dict[str, Any] = {
         "200": _ok("The OpenAPI document", {"type": "object"})}, errors=())},
 }
 
+HTML_PAGE = {"200": {"description": "The browse page: HTML that reads the query routes",
+                     "content": {"text/html": {"schema": {"type": "string"}}}}}
+
+BROWSE_PATHS: dict[str, Any] = {
+    "/": {"get": _op("browse", "browse", "A read-only page for people: cameras, events, sky "
+                     "images", HTML_PAGE, errors=())},
+    "/browse": {"get": _op("browseNamed", "browse", "The same page as /", HTML_PAGE, errors=())},
+}
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.0.3",
     "info": {"title": "MeteorPi", "version": "2.0.0",
              "description": "Search, download, administer and replicate meteor camera data. "
                             "Every error is answered with JSON {\"message\": ...}."},
-    "paths": {**QUERY_PATHS, **ADMIN_PATHS, **IMPORT_PATHS, **SERVICE_PATHS},
+    "paths": {**QUERY_PATHS, **ADMIN_PATHS, **IMPORT_PATHS, **BROWSE_PATHS, **SERVICE_PATHS},
     "components": {
         "schemas": SCHEMAS,
         "securitySchemes": {"basicAuth": {"type": "http", "scheme": "basic"}},

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
-ROUTE_SETS = ("query", "admin", "import")
+ROUTE_SETS = ("query", "admin", "import", "browse")
 
 
 class Setting(NamedTuple):
@@ -34,7 +34,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MPI_INSTALLATION_ID", "", "This node's camera id (12 lower-case hex digits); "
             "empty means derived from the MAC address."),
     Setting("MPI_ROUTES", ",".join(ROUTE_SETS), "Comma-separated route sets to serve: any of "
-            "query, admin, import. /health and /openapi.json are always served."),
+            "query, admin, import, browse (the HTML page at /, which reads the query routes). "
+            "/health and /openapi.json are always served."),
     Setting("MPI_MAX_PAGE_SIZE", 1000, "Largest page a search returns; a search asking for "
             "limit 0 (no limit) or more gets this many."),
     Setting("MPI_MAX_UPLOAD_BYTES", 1 << 30, "Largest request body accepted (file uploads to the "
