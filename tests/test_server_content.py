@@ -38,6 +38,17 @@ def test_whole_content_with_type_length_etag_and_name(client: Client, stored, ur
     assert response.headers["Content-Disposition"] == 'inline; filename="meteor 1.png"'
 
 
+def test_content_can_never_run_as_a_page_of_this_origin(client: Client, server, tmp_path: Path) -> None:
+    make_status(server.db, INSTALLATION_ID, utc(2015, 1, 1))
+    page = make_file(server.db, tmp_path, utc(2015, 1, 2), content=b"<script>alert(1)</script>",
+                     mime_type="text/html", file_name="x.html")
+    response = client.get(f"/files/content/{page.file_id.hex}")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert response.headers["Content-Security-Policy"] == "sandbox"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_named_route_and_dashed_uuid(client: Client, stored) -> None:
     assert client.get(f"/files/content/{stored.file_id.hex}/meteor%201.png").content == CONTENT
     assert client.get(f"/files/content/{stored.file_id}").content == CONTENT

@@ -124,6 +124,9 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
             return meteor_app.not_found(file_id, "No content for this file")
         if record.file_name is None:
             response.headers.pop("Content-Disposition", None)
+        # Content is whatever a camera registered: never let it run as a page of this origin.
+        response.headers["Content-Security-Policy"] = "sandbox"
+        response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
     meteor_app.app.register_blueprint(bp)
