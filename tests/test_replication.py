@@ -95,6 +95,18 @@ def test_scheduled_export_picks_up_new_data(source, target, tmp_path):
     assert len({e.status_id for e in all_events(target.db)}) == 2
 
 
+def test_starting_the_scheduler_is_enough_as_in_2015(source, target, tmp_path):
+    populate(source.db, tmp_path / "in", events=2, files_per_event=1, loose_files=0)
+    configure_export(source.db, target.import_url, model.EventSearch())
+    exporter = exporter_for(source.db, mark_interval_seconds=0.2)
+    exporter.scheduler.start()
+    try:
+        wait_for(lambda: len(all_events(target.db)) == 2)
+    finally:
+        exporter.scheduler.shutdown()
+    assert_events_replicated(source.db, target.db, expected_count=2)
+
+
 def test_replicates_to_a_target_on_the_other_backend(source, start_node, tmp_path):
     """Source on the parametrised backend, target on the other one (SQLite <-> PostgreSQL)."""
     other = "postgresql" if source.db.backend == "sqlite" else "sqlite"

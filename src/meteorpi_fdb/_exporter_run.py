@@ -144,6 +144,8 @@ class MeteorExporter:
         self._stopping = threading.Event()
         # Configurations whose failure count this exporter knows to be zero: no reset needed.
         self._clean_configs: set[uuid.UUID] = set()
+        # As in 2015, starting the scheduler is all it takes to run regular exports.
+        self._schedule_round(delay_seconds=0)
 
     # --- running -----------------------------------------------------------------------
 
@@ -189,9 +191,11 @@ class MeteorExporter:
 
     def start(self) -> None:
         """Run a mark-and-export round now and then every ``mark_interval_seconds`` after the
-        previous one ends, on :attr:`scheduler` (started here if it is not running)."""
+        previous one ends, on :attr:`scheduler` (started here if it is not running; starting
+        the scheduler yourself does the same)."""
         self._stopping.clear()
-        self._schedule_round(delay_seconds=0)
+        if self.scheduler.get_job(_JOB_ID) is None:
+            self._schedule_round(delay_seconds=0)
         if not self.scheduler.running:
             self.scheduler.start()
 
@@ -204,7 +208,8 @@ class MeteorExporter:
     def _schedule_round(self, delay_seconds: float) -> None:
         run_at = model.now() + timedelta(seconds=delay_seconds)
         self.scheduler.add_job(self._scheduled_round, "date", run_date=run_at, id=_JOB_ID,
-                               replace_existing=True)
+                               replace_existing=True, misfire_grace_time=None, coalesce=True,
+                               max_instances=1)
 
     def _scheduled_round(self) -> None:
         """Mark and drain until a round finds nothing to do; then schedule the next round."""
