@@ -144,6 +144,9 @@ class MeteorExporter:
         self._stopping = threading.Event()
         # Configurations whose failure count this exporter knows to be zero: no reset needed.
         self._clean_configs: set[uuid.UUID] = set()
+        # One random multipart boundary per exporter: the target's form parser compiles a
+        # regular expression per boundary, and a repeated one hits its cache.
+        self._boundary = uuid.uuid4().hex
         # As in 2015, starting the scheduler is all it takes to run regular exports.
         self._schedule_round(delay_seconds=0)
 
@@ -298,6 +301,9 @@ class MeteorExporter:
         session = sessions.get(key)
         if session is None:
             session = sessions[key] = requests.Session()
+            # Read the proxy settings from the environment once, not on every request.
+            session.trust_env = False
+            session.proxies.update(requests.utils.get_environ_proxies(target_url))
         return session
 
     def close(self) -> None:
@@ -319,7 +325,7 @@ class _Conversation:
         self.url = task.target_url
         self.session = exporter._session(task.target_url)
         self.auth = (task.target_user, task.target_password or "")
-        self.verify: bool | str = task.ca_bundle or True
+        self.verify: bool | str = task.ca_bundle or _default_ca_bundle() or True
         self.full = {"type": task.entity_type, task.entity_type: entity.as_dict()}
         self.short = {"type": "cached_entity", "cached_entity_id": task.entity_id.hex}
         records = entity.file_records if task.entity_type == "event" else [entity]
@@ -370,7 +376,8 @@ class _Conversation:
         self.renew_claim()
         url = f"{self.url.rstrip('/')}/data/{file_id.hex}/{record.md5}"
         with open(path, "rb") as content:
-            encoder = MultipartEncoder(fields={"file": (file_id.hex, content, "application/octet-stream")})
+            encoder = MultipartEncoder(fields={"file": (file_id.hex, content, "application/octet-stream")},
+                                       boundary=self.exporter._boundary)
             answer = self.post(url, data=encoder, headers={"Content-Type": encoder.content_type})
             self.state.bytes_sent += encoder.len
         return answer
@@ -422,6 +429,11 @@ class _Conversation:
         if not isinstance(answer, dict):
             raise _Confused(f"the answer from {url} is not a JSON object")
         return answer
+
+
+def _default_ca_bundle() -> str | None:
+    """The CA bundle named by the environment, as requests itself would use it."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
 
 
 def _error_text(response: requests.Response) -> str:
