@@ -322,3 +322,36 @@ def test_an_event_sharing_a_file_already_here_needs_no_upload(source, target, tm
     assert answer(target, message) == {"state": "complete"}
     assert content_of(target, shared) == original
     assert target.db.get_event(other.event_id).file_records[0].file_id == shared.file_id
+
+
+class ExplodingReceiver(importer_api.BaseImportReceiver):
+    """A receiver with bugs: they must become ``failed`` answers, never a 500."""
+
+    def receive_event(self, import_request):
+        raise RuntimeError("bug in a receiver")
+
+    def receive_file_record(self, import_request):
+        raise ValueError("this file is not welcome")
+
+    def receive_file_data(self, file_id, file_data, md5_hex):
+        raise RuntimeError("disk on fire")
+
+
+def test_errors_in_a_receiver_are_failed_answers(source, target_db_url, tmp_path):
+    data = populate(source.db, tmp_path / "in", events=1, files_per_event=1, loose_files=1)
+    server, stop = _custom_node(target_db_url, tmp_path, ExplodingReceiver(), "/import")
+    try:
+        url = f"http://127.0.0.1:{server.port}/import"
+        reply = requests.post(url, json=event_message(data.events[0]), auth=AUTH, timeout=10)
+        assert reply.status_code == 200
+        assert reply.json()["state"] == "failed" and "bug in a receiver" not in reply.json()["message"]
+        reply = requests.post(url, json={"type": "file", "file": data.loose_files[0].as_dict()},
+                              auth=AUTH, timeout=10)
+        assert reply.json() == {"state": "failed", "message": "this file is not welcome"}
+        record = data.loose_files[0]
+        reply = requests.post(f"{url}/data/{record.file_id.hex}/{record.md5}", auth=AUTH, timeout=10,
+                              files={"file": ("f", content_of(source, record))})
+        assert reply.status_code == 200 and reply.json()["state"] == "failed"
+    finally:
+        stop()
+        server.db.close()

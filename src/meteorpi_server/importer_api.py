@@ -24,11 +24,11 @@ from collections import OrderedDict
 from typing import Any, Callable
 
 from flask import Response, g, jsonify, request
-from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
 import meteorpi_model as model
 from meteorpi_server.app import json_object
-from meteorpi_server.errors import BadRequest, PayloadTooLarge
+from meteorpi_server.errors import ApiError, BadRequest, PayloadTooLarge
 from meteorpi_server.routing import blueprint, uuid_param
 
 logger = logging.getLogger("meteorpi.server.import")
@@ -74,10 +74,8 @@ class _EntityCache:
             return len(self._entries)
 
 
-def _state(state: str, status: int = 200, **fields: Any) -> Response:
-    response = jsonify({"state": state, **fields})
-    response.status_code = status
-    return response
+def _state(state: str, **fields: Any) -> Response:
+    return jsonify({"state": state, **fields})
 
 
 class ImportRequest:
@@ -108,7 +106,8 @@ class ImportRequest:
         Full entities are cached under ``(namespace, importing user, entity id)``. A short-form
         message whose id is not in the cache gives an ImportRequest with ``entity`` None (answer
         it with :meth:`response_continue`, which asks for the full entity again).
-        Malformed input raises ValueError naming the problem.
+        Malformed input raises ``BadRequest`` or ``ValueError`` naming the problem (both are
+        answered 400).
         """
         body = json_object()
         entity_type = body.get("type")
@@ -369,6 +368,12 @@ def add_routes(meteor_app, handler: BaseImportReceiver | None = None,
         except ClientDisconnected:
             logger.warning("upload of file %s broken off by the client", file_id.hex)
             raise
+        except (ApiError, HTTPException, ValueError):
+            raise
+        except Exception:
+            logger.exception("storing the content of file %s failed", file_id.hex)
+            return ImportRequest.response_failed("internal error while storing the content; "
+                                                 "see the target's log")
         return ImportRequest.response_continue_after_file()
 
     guard = meteor_app.requires_auth(["import"])
