@@ -142,7 +142,8 @@ class MeteorExporter:
         self._counter_lock = threading.Lock()
         self._sessions = threading.local()
         self._stopping = threading.Event()
-        # Configurations whose failure count this exporter knows to be zero: no reset needed.
+        # Configurations whose failure count this exporter reset during the current run or
+        # round: later successes need no write (forgotten at the start of each run or round).
         self._clean_configs: set[uuid.UUID] = set()
         # One random multipart boundary per exporter: the target's form parser compiles a
         # regular expression per boundary, and a repeated one hits its cache.
@@ -173,6 +174,7 @@ class MeteorExporter:
         :returns: an :class:`ExportSummary`
         """
         started = time.monotonic()
+        self._clean_configs.clear()
         summary = ExportSummary(marked=self.mark_entities())
         failed_once: set[tuple] = set()
         while not self._stopping.is_set():
@@ -219,6 +221,7 @@ class MeteorExporter:
         try:
             while not self._stopping.is_set():
                 handled = 0
+                self._clean_configs.clear()
                 self.mark_entities()
                 while not self._stopping.is_set() and self.handle_next_export() is not None:
                     handled += 1
