@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import Table, select
+from sqlalchemy import Connection, Table, select
 from sqlalchemy.exc import IntegrityError
 
 import meteorpi_model as model
@@ -151,10 +151,11 @@ class RecordsMixin:
             columns=EVENT_COLUMNS, order="e.eventTime DESC, e.internalID DESC",
             limit=search.limit, skip=search.skip,
         )
-        return {
-            "count": self._count(builder),
-            "events": list(self.generators.event_generator(sql, builder.sql_args)),
-        }
+        with self.connection() as connection:
+            return {
+                "count": self._count(connection, builder),
+                "events": list(self.generators.event_generator(sql, builder.sql_args, connection)),
+            }
 
     def search_files(self, search: model.FileRecordSearch) -> dict[str, Any]:
         """``{"count": N, "files": [...]}``: one page of matching files, newest first;
@@ -166,15 +167,17 @@ class RecordsMixin:
             columns=FILE_COLUMNS, order="f.fileTime DESC, f.internalID DESC",
             limit=search.limit, skip=search.skip,
         )
-        return {
-            "count": self._count(builder),
-            "files": list(self.generators.file_generator(sql, builder.sql_args)),
-        }
-
-    def _count(self, builder: SQLBuilder) -> int:
-        statement, params = to_text(builder.get_count_sql(), builder.sql_args)
         with self.connection() as connection:
-            return connection.execute(statement, params).scalar_one()
+            return {
+                "count": self._count(connection, builder),
+                "files": list(self.generators.file_generator(sql, builder.sql_args, connection)),
+            }
+
+    @staticmethod
+    def _count(connection: Connection, builder: SQLBuilder) -> int:
+        """The size of the unrestricted result set, read in the page's own snapshot."""
+        statement, params = to_text(builder.get_count_sql(), builder.sql_args)
+        return connection.execute(statement, params).scalar_one()
 
     def _files_by_ids(self, file_ids: Sequence[uuid.UUID]) -> list[model.FileRecord]:
         """The FileRecords among ``file_ids`` that exist (in no particular order)."""

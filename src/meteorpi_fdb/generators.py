@@ -9,6 +9,7 @@ only one chunk in memory.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import uuid
@@ -80,10 +81,12 @@ class MeteorDatabaseGenerators:
             for row in rows:
                 yield _status_from_row(row, regions[row[15]], valid_to.get(row[15]))
 
-    def event_generator(self, sql: str, sql_args: Sequence[Any]) -> Iterator[model.Event]:
+    def event_generator(
+        self, sql: str, sql_args: Sequence[Any], connection: Connection | None = None
+    ) -> Iterator[model.Event]:
         """Event objects (with files and metadata) from rows of: camera ID, event ID,
         internal ID, event time, event type, status ID (the status's UUID)."""
-        for rows, connection in self._chunks(sql, sql_args):
+        for rows, connection in self._chunks(sql, sql_args, connection):
             internal_ids = [row[2] for row in rows]
             metas = _load_meta(connection, "t_eventmeta", "eventid", internal_ids)
             files = _load_event_files(connection, internal_ids)
@@ -98,11 +101,13 @@ class MeteorDatabaseGenerators:
                     meta=metas[row[2]],
                 )
 
-    def file_generator(self, sql: str, sql_args: Sequence[Any]) -> Iterator[model.FileRecord]:
+    def file_generator(
+        self, sql: str, sql_args: Sequence[Any], connection: Connection | None = None
+    ) -> Iterator[model.FileRecord]:
         """FileRecord objects (with metadata) from rows of: internal ID, camera ID, mime type,
         semantic type, file time, file size, file ID, file name, status ID (the status's UUID)
         and, optionally, md5."""
-        for rows, connection in self._chunks(sql, sql_args):
+        for rows, connection in self._chunks(sql, sql_args, connection):
             metas = _load_meta(connection, "t_filemeta", "fileid", [row[0] for row in rows])
             for row in rows:
                 yield _file_from_row(row, metas[row[0]])
@@ -117,10 +122,15 @@ class MeteorDatabaseGenerators:
             for row in rows:
                 yield _export_configuration_from_row(row)
 
-    def _chunks(self, sql: str, sql_args: Sequence[Any]) -> Iterator[tuple[list, Connection]]:
-        """Rows of ``sql`` in lists of CHUNK_SIZE, each with the connection to load relations on."""
+    def _chunks(
+        self, sql: str, sql_args: Sequence[Any], connection: Connection | None = None
+    ) -> Iterator[tuple[list, Connection]]:
+        """Rows of ``sql`` in lists of CHUNK_SIZE, each with the connection to load relations on
+        (``connection`` when given, so a caller can read several things in one snapshot)."""
         statement, params = to_text(sql, sql_args)
-        with self.db.connection() as connection:
+        with contextlib.ExitStack() as stack:
+            if connection is None:
+                connection = stack.enter_context(self.db.connection())
             result = connection.execute(statement, params)
             try:
                 while rows := result.fetchmany(CHUNK_SIZE):
