@@ -4,12 +4,21 @@ Server-mode files live in a directory the server (user ``firebird``) can write, 
 ``tmp_path`` is not: ``MPI_FIREBIRD_TEST_DIR`` (default
 ``/var/lib/firebird/3.0/data/meteorpi-tests``, made by ``.ci/firebird-setup.sh``). Databases are
 created with forced writes off (schema creation: 0.1-0.3 s instead of 3-5 s); copies keep that.
+
+``MPI_FIREBIRD_MODE`` chooses: ``server``, ``embedded``, or ``auto`` (the default): the server
+wherever ``.ci/firebird-setup.sh`` has prepared that directory, else embedded. The choice is
+made once per test process and never falls back silently: an embedded file can be opened by
+one process only, so every test that shares a database with a subprocess (gunicorn workers, a
+killed exporter, ``meteorpi serve``) would fail with "Database already opened with engine
+instance, incompatible with current" if a server that is merely down turned the run embedded.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -24,13 +33,31 @@ from meteorpi_fdb.firebird import (
 
 SERVER_DIR = Path(os.environ.get("MPI_FIREBIRD_TEST_DIR", "/var/lib/firebird/3.0/data/meteorpi-tests"))
 USER, PASSWORD = "SYSDBA", os.environ.get("FIREBIRD_SYSDBA_PASSWORD", "masterkey")
+#: How long to wait for a server that does not answer yet (fbguard restarts a crashed one).
+SERVER_WAIT_SECONDS = 15
 
 
+@functools.cache
 def _use_server() -> bool:
-    mode = os.environ.get("MPI_FIREBIRD_MODE", "auto")  # auto | server | embedded
-    if mode == "auto":
-        return firebird_server_available(password=PASSWORD) and SERVER_DIR.is_dir()
-    return mode == "server"
+    """True for server-mode test databases; decided once per process (see the module doc)."""
+    mode = os.environ.get("MPI_FIREBIRD_MODE", "auto")
+    if mode not in ("auto", "server", "embedded"):
+        raise ValueError(f"MPI_FIREBIRD_MODE must be auto, server or embedded, not {mode!r}")
+    if mode == "embedded" or (mode == "auto" and not SERVER_DIR.is_dir()):
+        return False
+    deadline = time.monotonic() + SERVER_WAIT_SECONDS
+    while not firebird_server_available(password=PASSWORD):
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"no Firebird server accepts SYSDBA on 127.0.0.1:3050, but {SERVER_DIR} says this "
+                "machine should have one: start it (scripts/services, or .ci/firebird-setup.sh as "
+                "root), or set MPI_FIREBIRD_MODE=embedded, where tests that open one database from "
+                "several processes cannot pass"
+            )
+        time.sleep(0.5)
+    if not SERVER_DIR.is_dir():
+        raise RuntimeError(f"MPI_FIREBIRD_MODE=server needs the directory {SERVER_DIR} (.ci/firebird-setup.sh)")
+    return True
 
 
 def _new_url(path: Path) -> str:

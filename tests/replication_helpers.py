@@ -9,8 +9,10 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -324,13 +326,17 @@ def start_gunicorn(db_url: str, file_store: str, *, workers: int = 2, max_reques
                    log_path: Path | None = None) -> tuple[subprocess.Popen, str]:
     """A gunicorn target (``meteorpi_server.wsgi:create_app()``) with ``workers`` processes.
 
-    Returns the process and its base URL once it answers ``/health``.
+    Returns the process and its base URL once every worker has loaded the app
+    (``tests/gunicorn_ready.py``) and ``/health`` answers; a fresh worker needs 2-3 s on
+    Firebird. If it never gets there, the process is stopped before the error is raised.
     """
     port = free_port()
-    env = dict(os.environ, MPI_DB=db_url, MPI_FILE_STORE=file_store,
-               MPI_INSTALLATION_ID=TARGET_ID, MPI_AUTH_CACHE_SECONDS="60")
-    command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
-               f"127.0.0.1:{port}", "--graceful-timeout", "2", "--timeout", "60", "--no-control-socket"]
+    ready_dir = Path(tempfile.mkdtemp(prefix="meteorpi-gunicorn-ready-"))
+    env = dict(os.environ, MPI_DB=db_url, MPI_FILE_STORE=file_store, MPI_INSTALLATION_ID=TARGET_ID,
+               MPI_AUTH_CACHE_SECONDS="60", MPI_TEST_READY_DIR=str(ready_dir))
+    command = [sys.executable, "-m", "gunicorn", "--config", str(Path(__file__).with_name("gunicorn_ready.py")),
+               "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "2",
+               "--timeout", "60", "--no-control-socket"]
     if max_requests:
         command += ["--max-requests", str(max_requests), "--max-requests-jitter", "0"]
     command.append("meteorpi_server.wsgi:create_app()")
@@ -342,16 +348,32 @@ def start_gunicorn(db_url: str, file_store: str, *, workers: int = 2, max_reques
             process = subprocess.Popen(command, env=env, cwd=str(REPO_ROOT), stdout=log, stderr=log)
     base_url = f"http://127.0.0.1:{port}"
 
-    def healthy() -> bool:
+    def ready() -> bool:
         if process.poll() is not None:
-            raise AssertionError(f"gunicorn exited with {process.returncode}")
+            raise AssertionError(f"gunicorn exited with {process.returncode} (log: {log_path})")
+        if len([pid for pid in os.listdir(ready_dir) if _alive(int(pid))]) < workers:
+            return False
         try:
-            return requests.get(f"{base_url}/health", timeout=1).status_code == 200
+            return requests.get(f"{base_url}/health", timeout=10).status_code == 200
         except requests.RequestException:
             return False
 
-    wait_for(healthy, timeout=30, interval=0.2)
+    try:
+        wait_for(ready, timeout=60, interval=0.1)
+    except BaseException:
+        stop_process(process)
+        raise
+    finally:
+        shutil.rmtree(ready_dir, ignore_errors=True)
     return process, base_url
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def stop_process(process: subprocess.Popen) -> None:

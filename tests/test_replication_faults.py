@@ -118,6 +118,8 @@ def test_an_exporter_killed_mid_upload_is_picked_up_after_its_claim_expires(sour
         os.kill(process.pid, signal.SIGKILL)
         killed_at = time.monotonic()
     finally:
+        if process.poll() is None:  # the test failed before killing it
+            process.kill()
         process.wait(10)
         process.stdout.close()
         process.stderr.close()

@@ -6,6 +6,11 @@ no model object is built however many rows match. Handing out the next task *cla
 export time is moved forward by a lease with a compare-and-set ``UPDATE``, so two exporters
 (threads, processes or hosts) never hold the same task at once, and a task whose exporter died
 becomes due again when the lease runs out.
+
+Firebird does not re-read a row that a concurrent transaction changed: the later writer gets an
+update conflict. A claim that conflicts has lost the race (the next candidate is tried); other
+writes to queue and configuration rows run their transaction again
+(:func:`~meteorpi_fdb.firebird.retry_update_conflicts`).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import meteorpi_model as model
 from meteorpi_fdb import schema
 from meteorpi_fdb._tasks import (STATE_COMPLETE, STATE_PENDING, EventExportTask, ExportTask,
                                  FileExportTask, seconds_to_milliseconds)
+from meteorpi_fdb.firebird import is_update_conflict, retry_update_conflicts
 from meteorpi_fdb.generators import EXPORT_COLUMNS, first_from_generator
 from meteorpi_fdb.sql_builder import (search_events_sql_builder, search_files_sql_builder,
                                       to_text)
@@ -61,20 +67,25 @@ class ExportMixin:
             config_id = uuid.uuid4()
         else:
             config_id = model.parse_uuid(export_config.config_id, "config_id")
-        with self.transaction() as connection:
-            internal_id = _config_internal_id(connection, config_id)
-            if internal_id is None:
-                if values["targetpassword"] is None:
-                    raise ValueError("password is required when creating an export configuration")
-                connection.execute(
-                    insert(_CONFIG).values(exportconfigid=config_id.hex, failurecount=0, **values)
-                )
-            else:
-                if values["targetpassword"] is None:
-                    del values["targetpassword"]
-                connection.execute(
-                    update(_CONFIG).where(_CONFIG.c.internalid == internal_id).values(**values)
-                )
+        if values["targetpassword"] is None:
+            values.pop("targetpassword")
+
+        def store() -> int | None:
+            with self.transaction() as connection:
+                internal_id = _config_internal_id(connection, config_id)
+                if internal_id is None:
+                    if "targetpassword" not in values:
+                        raise ValueError("password is required when creating an export configuration")
+                    connection.execute(
+                        insert(_CONFIG).values(exportconfigid=config_id.hex, failurecount=0, **values)
+                    )
+                else:
+                    connection.execute(
+                        update(_CONFIG).where(_CONFIG.c.internalid == internal_id).values(**values)
+                    )
+                return internal_id
+
+        internal_id = retry_update_conflicts(store)
         self.generators.cache_clear("export")
         export_config.config_id = config_id
         action = "created" if internal_id is None else "updated"
@@ -99,10 +110,14 @@ class ExportMixin:
     def delete_export_configuration(self, config_id: uuid.UUID | str) -> bool:
         """Delete a configuration and its queue rows; False if there was none with this id."""
         config_id = model.parse_uuid(config_id, "config_id")
-        with self.transaction() as connection:
-            result = connection.execute(delete(_CONFIG).where(_CONFIG.c.exportconfigid == config_id.hex))
+
+        def remove() -> int:
+            with self.transaction() as connection:
+                return connection.execute(delete(_CONFIG).where(_CONFIG.c.exportconfigid == config_id.hex)).rowcount
+
+        deleted = retry_update_conflicts(remove)
         self.generators.cache_clear("export")
-        return result.rowcount > 0
+        return deleted > 0
 
     def set_export_configuration_enabled(self, config_id: uuid.UUID | str, enabled: bool) -> None:
         """Enable or disable a configuration; ValueError if there is none with this id."""
@@ -124,10 +139,14 @@ class ExportMixin:
         """Apply ``values`` to one configuration; return its failure count afterwards."""
         config_id = model.parse_uuid(config_id, "config_id")
         where = _CONFIG.c.exportconfigid == config_id.hex
-        with self.transaction() as connection:
-            if connection.execute(update(_CONFIG).where(where).values(**values)).rowcount != 1:
-                raise ValueError(f"no export configuration with config_id {config_id.hex}")
-            return connection.execute(select(_CONFIG.c.failurecount).where(where)).scalar_one()
+
+        def apply() -> int:
+            with self.transaction() as connection:
+                if connection.execute(update(_CONFIG).where(where).values(**values)).rowcount != 1:
+                    raise ValueError(f"no export configuration with config_id {config_id.hex}")
+                return connection.execute(select(_CONFIG.c.failurecount).where(where)).scalar_one()
+
+        return retry_update_conflicts(apply)
 
     def mark_entities_to_export(self, export_config: model.ExportConfiguration) -> int:
         """Queue every event or file matching the configuration's search that is not yet queued
@@ -163,9 +182,11 @@ class ExportMixin:
                     )
                     added = connection.execute(*to_text(sql, builder.sql_args)).rowcount
                 break
-            except exc.IntegrityError:
-                # Another process marked the same rows first; its rows are now visible to us.
-                if attempt == _MARK_ATTEMPTS:
+            except exc.DBAPIError as error:
+                # Another process marked the same rows first (on Firebird, while we waited for
+                # its lock: an update conflict); its rows are now visible to us.
+                raced = isinstance(error, exc.IntegrityError) or is_update_conflict(error)
+                if attempt == _MARK_ATTEMPTS or not raced:
                     raise
         logger.info("marked %d %s(s) for export configuration %s", added, export_config.type, config_id.hex)
         return added
@@ -177,18 +198,23 @@ class ExportMixin:
         config_id = model.parse_uuid(config_id, "config_id")
         due = model.utc_datetime_to_milliseconds(model.now()) + seconds_to_milliseconds(seconds)
         config = select(_CONFIG.c.internalid).where(_CONFIG.c.exportconfigid == config_id.hex)
-        moved = 0
-        with self.transaction() as connection:
-            for queue, *_rest in _QUEUES.values():
-                moved += connection.execute(
-                    update(queue)
-                    .where(
-                        queue.c.exportconfig == config.scalar_subquery(),
-                        queue.c.exportstate == STATE_PENDING,
-                        queue.c.exporttime < due,
-                    )
-                    .values(exporttime=due)
-                ).rowcount
+
+        def move() -> int:
+            moved = 0
+            with self.transaction() as connection:
+                for queue, *_rest in _QUEUES.values():
+                    moved += connection.execute(
+                        update(queue)
+                        .where(
+                            queue.c.exportconfig == config.scalar_subquery(),
+                            queue.c.exportstate == STATE_PENDING,
+                            queue.c.exporttime < due,
+                        )
+                        .values(exporttime=due)
+                    ).rowcount
+            return moved
+
+        moved = retry_update_conflicts(move)
         logger.info("deferred %d task(s) of export configuration %s by %ss", moved, config_id.hex, seconds)
         return moved
 
@@ -318,20 +344,31 @@ def _due_candidates(connection: Connection, now_ms: int) -> list[tuple[str, Any,
 
 
 def _claim(connection: Connection, entity_type: str, row: Any, config: Any, lease_until: int) -> bool:
-    """Move one task's export time to ``lease_until`` if nobody has touched it since we read it."""
+    """Move one task's export time to ``lease_until`` if nobody has touched it since we read it.
+
+    False when someone has: the row no longer matches (PostgreSQL and SQLite re-read it), or,
+    on Firebird, an update conflict with the transaction that changed it. Firebird undoes only
+    the failed statement, so the caller's transaction goes on to the next candidate.
+    """
     queue, column = _QUEUES[entity_type][:2]
-    result = connection.execute(
-        update(queue)
-        .where(
-            and_(
-                queue.c[column] == row.entity_internal_id,
-                queue.c.exportconfig == config.internalid,
-                queue.c.exporttime == row.exporttime,
-                queue.c.exportstate == STATE_PENDING,
+    try:
+        result = connection.execute(
+            update(queue)
+            .where(
+                and_(
+                    queue.c[column] == row.entity_internal_id,
+                    queue.c.exportconfig == config.internalid,
+                    queue.c.exporttime == row.exporttime,
+                    queue.c.exportstate == STATE_PENDING,
+                )
             )
+            .values(exporttime=lease_until)
         )
-        .values(exporttime=lease_until)
-    )
+    except exc.DBAPIError as error:
+        if not is_update_conflict(error):
+            raise
+        logger.debug("lost the claim of %s task %s to another exporter", entity_type, row.entity_uuid)
+        return False
     return result.rowcount == 1
 
 

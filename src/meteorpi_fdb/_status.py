@@ -21,6 +21,7 @@ from sqlalchemy import Connection, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 import meteorpi_model as model
+from meteorpi_fdb.firebird import retry_update_conflicts
 from meteorpi_fdb.generators import STATUS_COLUMNS, first_from_generator
 from meteorpi_fdb.schema import t_camerastatus, t_event, t_file, t_highwatermark, t_visibleregions
 from meteorpi_fdb.sql_builder import SQLBuilder
@@ -243,8 +244,13 @@ class StatusMixin:
                 self.generators.cache_clear(cache)
 
     def _in_transaction(self: "MeteorDatabase", write: "_Write") -> list[uuid.UUID]:
-        with self.transaction() as connection:
-            return write(connection)
+        def attempt() -> list[uuid.UUID]:
+            with self.transaction() as connection:
+                return write(connection)
+
+        # Firebird: deleting rows another transaction just changed (a claimed export task of a
+        # doomed event) is an update conflict; the next attempt sees the change.
+        return retry_update_conflicts(attempt)
 
     def _move_high_water_mark(
         self: "MeteorDatabase",

@@ -16,6 +16,7 @@ from sqlalchemy import Table, update
 
 import meteorpi_model as model
 from meteorpi_fdb import schema
+from meteorpi_fdb.firebird import retry_update_conflicts
 
 if TYPE_CHECKING:
     from meteorpi_fdb.database import MeteorDatabase
@@ -94,18 +95,26 @@ class ExportTask:
         if isinstance(status, bool) or not isinstance(status, int):
             raise ValueError(f"status must be an integer, not {type(status).__name__}")
         state = STATE_COMPLETE if status == STATE_COMPLETE else STATE_PENDING
-        with self.db.transaction() as connection:
-            connection.execute(self._update_row().values(exportstate=state))
+
+        def store() -> None:
+            with self.db.transaction() as connection:
+                connection.execute(self._update_row().values(exportstate=state))
+
+        retry_update_conflicts(store)
         self.status = state
 
     def defer(self, seconds: float) -> None:
         """Schedule this task (if still pending) for ``seconds`` from now, ending its claim."""
         due = model.utc_datetime_to_milliseconds(model.now()) + seconds_to_milliseconds(seconds)
         queue = self._queue
-        with self.db.transaction() as connection:
-            connection.execute(
-                self._update_row().where(queue.c.exportstate != STATE_COMPLETE).values(exporttime=due)
-            )
+
+        def move() -> None:
+            with self.db.transaction() as connection:
+                connection.execute(
+                    self._update_row().where(queue.c.exportstate != STATE_COMPLETE).values(exporttime=due)
+                )
+
+        retry_update_conflicts(move)
         self.timestamp = model.milliseconds_to_utc_datetime(due)
 
     def _update_row(self):

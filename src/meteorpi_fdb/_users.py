@@ -20,6 +20,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 import meteorpi_model as model
+from meteorpi_fdb.firebird import retry_update_conflicts
 from meteorpi_fdb.schema import NAME_LENGTH, t_user
 
 if TYPE_CHECKING:
@@ -174,9 +175,13 @@ class UsersMixin:
     def delete_user(self: "MeteorDatabase", user_id: str) -> bool:
         """Remove a user; returns whether there was one."""
         user_id = _check_user_id(user_id)
-        try:
+
+        def remove() -> int:
             with self.transaction() as connection:
-                deleted = connection.execute(delete(t_user).where(t_user.c.userid == user_id)).rowcount
+                return connection.execute(delete(t_user).where(t_user.c.userid == user_id)).rowcount
+
+        try:
+            deleted = retry_update_conflicts(remove)
         finally:
             self.generators.cache_clear("user")
         return deleted > 0
@@ -203,9 +208,16 @@ class UsersMixin:
             return "update"
 
     def _replace_hash(self: "MeteorDatabase", user_id: str, old_hash: str, new_hash: str) -> None:
-        """Store a hash made with the current parameters, unless the password changed meanwhile."""
-        with self.transaction() as connection:
-            connection.execute(
-                update(t_user).where(t_user.c.userid == user_id, t_user.c.pwhash == old_hash).values(pwhash=new_hash)
-            )
-        logger.info("password hash of user %r upgraded to the current argon2 parameters", user_id)
+        """Store a hash made with the current parameters, unless the hash changed meanwhile (a
+        new password, or another process upgrading it at the same moment)."""
+
+        def store() -> int:
+            with self.transaction() as connection:
+                return connection.execute(
+                    update(t_user)
+                    .where(t_user.c.userid == user_id, t_user.c.pwhash == old_hash)
+                    .values(pwhash=new_hash)
+                ).rowcount
+
+        if retry_update_conflicts(store):
+            logger.info("password hash of user %r upgraded to the current argon2 parameters", user_id)

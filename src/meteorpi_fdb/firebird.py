@@ -66,16 +66,20 @@ import contextlib
 import functools
 import logging
 import os
+import random
 import re
 import socket
 import tempfile
 import threading
+import time
 import uuid
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from sqlalchemy.engine import URL, make_url
 
 logger = logging.getLogger("meteorpi.db")
+
+_T = TypeVar("_T")
 
 DRIVERNAME = "firebird+firebird"
 DEFAULT_HOST = "127.0.0.1"
@@ -287,8 +291,6 @@ def drop_firebird_database(url: URL, *, force: bool = False) -> None:
     by deleting their ``MON$ATTACHMENTS`` rows (allowed to SYSDBA and the owner); whoever
     still holds one of them gets "connection shutdown" on its next use.
     """
-    import time
-
     fdb = _driver()
     url = make_url(url)
     if is_embedded(url) and not os.path.exists(url.database):
@@ -365,6 +367,31 @@ def is_update_conflict(error: BaseException) -> bool:
     """
     original = getattr(error, "orig", error)
     return bool(UPDATE_CONFLICT_CODES & set(getattr(original, "gds_codes", None) or ()))
+
+
+#: How often :func:`retry_update_conflicts` runs a transaction that keeps losing to others.
+CONFLICT_ATTEMPTS = 5
+
+
+def retry_update_conflicts(transaction: Callable[[], _T], attempts: int = CONFLICT_ATTEMPTS) -> _T:
+    """Run ``transaction()`` (one whole transaction: begun, committed or rolled back inside it)
+    and run it again when it fails with an update conflict (:func:`is_update_conflict`).
+
+    The failed attempt has been rolled back, so the next one starts afresh and sees what the
+    winning transaction committed: the outcome is what PostgreSQL gives by re-reading the row.
+    Only Firebird reports such conflicts; on the other backends this is one plain call. The
+    last attempt's error is raised.
+    """
+    attempt = 1
+    while True:
+        try:
+            return transaction()
+        except Exception as error:
+            if attempt >= attempts or not is_update_conflict(error):
+                raise
+        logger.debug("update conflict: running the transaction again (attempt %d)", attempt + 1)
+        time.sleep(random.uniform(0, 0.005 * attempt))  # let the competing transactions drift apart
+        attempt += 1
 
 
 #: The table :func:`firebird_migration_lock` locks a row of (not part of the schema; exclude
