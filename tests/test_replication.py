@@ -107,9 +107,30 @@ def test_starting_the_scheduler_is_enough_as_in_2015(source, target, tmp_path):
     assert_events_replicated(source.db, target.db, expected_count=2)
 
 
+def test_stopping_mid_round_neither_hangs_nor_loses_tasks(source, target, tmp_path):
+    populate(source.db, tmp_path / "in", events=40, files_per_event=1, loose_files=0)
+    configure_export(source.db, target.import_url, model.EventSearch())
+    for stop in ("scheduler.shutdown", "exporter.stop"):
+        exporter = exporter_for(source.db, mark_interval_seconds=0.2)
+        exporter.scheduler.start()
+        already = len(all_events(target.db))
+        wait_for(lambda: len(all_events(target.db)) > already, interval=0.02)
+        stopper = threading.Thread(
+            target=exporter.scheduler.shutdown if stop == "scheduler.shutdown" else exporter.stop)
+        stopper.start()
+        stopper.join(60)
+        assert not stopper.is_alive(), f"{stop} hung"
+        assert not exporter.scheduler.running
+        assert len(all_events(target.db)) < 40  # stopped after the task in hand
+    # Whatever was not sent is still queued and goes with the next run.
+    exporter_for(source.db).run_once()
+    assert_events_replicated(source.db, target.db, expected_count=40)
+
+
 def test_replicates_to_a_target_on_the_other_backend(source, start_node, tmp_path):
-    """Source on the parametrised backend, target on the other one (SQLite <-> PostgreSQL)."""
-    other = "postgresql" if source.db.backend == "sqlite" else "sqlite"
+    """Source on the parametrised backend, target on another one: SQLite -> PostgreSQL,
+    PostgreSQL -> SQLite, Firebird -> PostgreSQL."""
+    other = {"sqlite": "postgresql", "postgresql": "sqlite", "firebird": "postgresql"}[source.db.backend]
     template = backends.create_template(other, tmp_path)
     url = backends.copy_template(other, template, tmp_path / "other.db")
     try:

@@ -149,7 +149,7 @@ class MeteorExporter:
         # regular expression per boundary, and a repeated one hits its cache.
         self._boundary = uuid.uuid4().hex
         # As in 2015, starting the scheduler is all it takes to run regular exports.
-        self._schedule_round(delay_seconds=0)
+        self._add_job()
 
     # --- running -----------------------------------------------------------------------
 
@@ -195,12 +195,12 @@ class MeteorExporter:
         return summary
 
     def start(self) -> None:
-        """Run a mark-and-export round now and then every ``mark_interval_seconds`` after the
-        previous one ends, on :attr:`scheduler` (started here if it is not running; starting
-        the scheduler yourself does the same)."""
+        """Run a mark-and-export round now and then ``mark_interval_seconds`` after the previous
+        one ends, on :attr:`scheduler` (started here if it is not running; starting the
+        scheduler yourself does the same)."""
         self._stopping.clear()
         if self.scheduler.get_job(_JOB_ID) is None:
-            self._schedule_round(delay_seconds=0)
+            self._add_job()
         if not self.scheduler.running:
             self.scheduler.start()
 
@@ -210,28 +210,38 @@ class MeteorExporter:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=wait)
 
-    def _schedule_round(self, delay_seconds: float) -> None:
-        run_at = model.now() + timedelta(seconds=delay_seconds)
-        self.scheduler.add_job(self._scheduled_round, "date", run_date=run_at, id=_JOB_ID,
+    def _add_job(self) -> None:
+        # One long-running job that sleeps between rounds: it never calls back into the
+        # scheduler (which could deadlock with a shutdown) and never piles up instances.
+        self.scheduler.add_job(self._run_rounds, "date", run_date=model.now(), id=_JOB_ID,
                                replace_existing=True, misfire_grace_time=None, coalesce=True,
                                max_instances=1)
 
+    def _active(self) -> bool:
+        """False once :meth:`stop` was called or the scheduler is shutting down."""
+        return not self._stopping.is_set() and self.scheduler.running
+
+    def _run_rounds(self) -> None:
+        """Run rounds, each ``mark_interval_seconds`` after the previous one ended."""
+        while self._active():
+            self._scheduled_round()
+            next_round = time.monotonic() + self.mark_interval_seconds
+            while self._active() and (left := next_round - time.monotonic()) > 0:
+                self._stopping.wait(min(left, 0.5))
+
     def _scheduled_round(self) -> None:
-        """Mark and drain until a round finds nothing to do; then schedule the next round."""
+        """Mark and drain, again while a round found work, so new data does not wait."""
         try:
-            while not self._stopping.is_set():
+            while self._active():
                 handled = 0
                 self._clean_configs.clear()
                 self.mark_entities()
-                while not self._stopping.is_set() and self.handle_next_export() is not None:
+                while self._active() and self.handle_next_export() is not None:
                     handled += 1
                 if handled == 0:
                     break
         except Exception:
             logger.exception("export round failed")
-        finally:
-            if not self._stopping.is_set():
-                self._schedule_round(self.mark_interval_seconds)
 
     # --- one task ----------------------------------------------------------------------
 
