@@ -12,13 +12,16 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import quote_plus
 
 import pytest
 import requests
+from werkzeug.serving import make_server as make_wsgi_server
 
 from meteorpi_server import MeteorApp, MeteorServer
 from tests.conftest import INSTALLATION_ID
@@ -113,6 +116,22 @@ def encode_search(search: Any, times: int = 2) -> str:
     for _ in range(times):
         text = quote_plus(text)
     return text
+
+
+@contextmanager
+def serving(app) -> Iterator[Client]:
+    """Serve a WSGI app on a loopback port from a thread (Werkzeug's threaded server)."""
+    server = make_wsgi_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    http = Client(f"http://127.0.0.1:{server.server_port}")
+    try:
+        yield http
+    finally:
+        http.close()
+        server.shutdown()
+        server.server_close()
+        app.extensions["meteorpi"].db.close()
 
 
 def free_port() -> int:

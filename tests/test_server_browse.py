@@ -7,16 +7,13 @@ import base64
 import hashlib
 import json
 import re
-import threading
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import quote, urljoin
 
 import pytest
 import requests
-from werkzeug.serving import make_server as make_wsgi_server
 
 import meteorpi_model as model
 from meteorpi_server import browse, query_api, wsgi
@@ -24,7 +21,7 @@ from meteorpi_server.settings import defaults
 from tests.conftest import INSTALLATION_ID
 from tests.helpers import make_event, make_file, make_status, utc
 from tests.server_helpers import (Client, cheap_password_hashing, client,  # noqa: F401
-                                  make_server, server)
+                                  make_server, server, serving)
 
 OTHER_CAMERA = "b827eb000002"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
@@ -177,21 +174,6 @@ def test_the_page_works_under_a_url_path_prefix(make_server) -> None:
         cameras = requests.get(urljoin(base.rstrip("/") + page, paths["cameras"]), timeout=10)
         assert (cameras.url, cameras.json()) == (base + "api/cameras", {"cameras": []})
     assert http.get("/").status_code == 404
-
-
-@contextmanager
-def serving(app) -> Iterator[Client]:
-    server = make_wsgi_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    http = Client(f"http://127.0.0.1:{server.server_port}")
-    try:
-        yield http
-    finally:
-        http.close()
-        server.shutdown()
-        server.server_close()
-        app.extensions["meteorpi"].db.close()
 
 
 @pytest.mark.parametrize("routes, served", [(None, True), ("query,browse", True), ("query", False)])

@@ -5,15 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from meteorpi_fdb import MeteorDatabase
 from meteorpi_server import wsgi
@@ -22,7 +18,8 @@ from tests import backends
 from tests.conftest import INSTALLATION_ID
 from tests.helpers import make_event, make_file, make_status, utc
 from tests.server_helpers import (ADMIN, Client, add_users, cheap_password_hashing,  # noqa: F401
-                                  encode_search, free_port, start_gunicorn, stop_process, wait_for)
+                                  encode_search, free_port, serving, start_gunicorn, stop_process,
+                                  wait_for)
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "http-api.md"
 
@@ -61,22 +58,6 @@ def test_settings_precedence(tmp_path: Path) -> None:
 def test_bad_settings_are_refused(config, environ, fragment: str) -> None:
     with pytest.raises(ValueError, match=fragment):
         load_settings(config, environ=environ)
-
-
-@contextmanager
-def serving(app) -> Iterator[Client]:
-    """Serve a WSGI app on a loopback port from a thread (Werkzeug's threaded server)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    http = Client(f"http://127.0.0.1:{server.server_port}")
-    try:
-        yield http
-    finally:
-        http.close()
-        server.shutdown()
-        server.server_close()
-        app.extensions["meteorpi"].db.close()
 
 
 def test_create_app_serves_the_configured_route_sets(db_url: str, tmp_path: Path) -> None:
