@@ -146,31 +146,29 @@ class RecordsMixin:
         ``count`` is the size of the whole result set."""
         if not isinstance(search, model.EventSearch):
             raise ValueError(f"search must be an EventSearch, not {type(search).__name__}")
-        builder = search_events_sql_builder(search, dialect=self.backend)
-        sql = builder.get_select_sql(
-            columns=EVENT_COLUMNS, order="e.eventTime DESC, e.internalID DESC",
-            limit=search.limit, skip=search.skip,
+        return self._search_page(
+            search_events_sql_builder(search, dialect=self.backend), search, "events",
+            EVENT_COLUMNS, "e.eventTime DESC, e.internalID DESC", self.generators.event_generator,
         )
-        with self.connection() as connection:
-            return {
-                "count": self._count(connection, builder),
-                "events": list(self.generators.event_generator(sql, builder.sql_args, connection)),
-            }
 
     def search_files(self, search: model.FileRecordSearch) -> dict[str, Any]:
         """``{"count": N, "files": [...]}``: one page of matching files, newest first;
         ``count`` is the size of the whole result set."""
         if not isinstance(search, model.FileRecordSearch):
             raise ValueError(f"search must be a FileRecordSearch, not {type(search).__name__}")
-        builder = search_files_sql_builder(search, dialect=self.backend)
-        sql = builder.get_select_sql(
-            columns=FILE_COLUMNS, order="f.fileTime DESC, f.internalID DESC",
-            limit=search.limit, skip=search.skip,
+        return self._search_page(
+            search_files_sql_builder(search, dialect=self.backend), search, "files",
+            FILE_COLUMNS, "f.fileTime DESC, f.internalID DESC", self.generators.file_generator,
         )
+
+    def _search_page(self, builder: SQLBuilder, search: Any, key: str, columns: str, order: str,
+                     generator: Any) -> dict[str, Any]:
+        """The count and one page of ``builder``'s rows, read in one transaction (one snapshot)."""
+        sql = builder.get_select_sql(columns=columns, order=order, limit=search.limit, skip=search.skip)
         with self.connection() as connection:
             return {
                 "count": self._count(connection, builder),
-                "files": list(self.generators.file_generator(sql, builder.sql_args, connection)),
+                key: list(generator(sql, builder.sql_args, connection)),
             }
 
     @staticmethod

@@ -559,6 +559,16 @@ def _dialect_class():
             return cls(*error.args, sqlstate=error.sqlstate, sqlcode=error.sqlcode, gds_codes=error.gds_codes)
         return None
 
+    @contextlib.contextmanager
+    def _translated_errors():
+        try:
+            yield
+        except fbtypes.DatabaseError as error:
+            translated = _translate(error)
+            if translated is None:
+                raise
+            raise translated from error
+
     class MeteorFirebirdTypeCompiler(FBTypeCompiler):
         """``Float`` / ``Double`` as 64-bit ``DOUBLE PRECISION``.
 
@@ -733,33 +743,18 @@ def _dialect_class():
 
         # -- errors and DDL --------------------------------------------------------------
         def do_execute(self, cursor, statement, parameters, context=None):
-            try:
+            with _translated_errors():
                 super().do_execute(cursor, statement, parameters, context)
-            except fbtypes.DatabaseError as error:
-                translated = _translate(error)
-                if translated is None:
-                    raise
-                raise translated from error
             self._after_ddl(cursor, context)
 
         def do_execute_no_params(self, cursor, statement, context=None):
-            try:
+            with _translated_errors():
                 super().do_execute_no_params(cursor, statement, context)
-            except fbtypes.DatabaseError as error:
-                translated = _translate(error)
-                if translated is None:
-                    raise
-                raise translated from error
             self._after_ddl(cursor, context)
 
         def do_executemany(self, cursor, statement, parameters, context=None):
-            try:
+            with _translated_errors():
                 super().do_executemany(cursor, statement, parameters, context)
-            except fbtypes.DatabaseError as error:
-                translated = _translate(error)
-                if translated is None:
-                    raise
-                raise translated from error
 
         def _after_ddl(self, cursor, context):
             # The driver's prepared-statement type catches DDL sent as text() or
