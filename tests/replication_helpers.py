@@ -57,8 +57,8 @@ class Node:
         """Serve (again) on ``port``; 0 picks a free port the first time, then keeps it."""
         self.server = MeteorServer(self.db_url, self.file_store, self.port,
                                    installation_id=self.installation_id, settings=self.settings)
-        self.port = self.server.port
         self._stop = self.server.start_non_blocking()
+        self.port = self.server.port
         return self
 
     def stop(self) -> None:

@@ -378,9 +378,11 @@ def test_next_task_is_the_earliest_due_over_events_and_files(db, events, tmp_pat
 
 def test_disabled_configurations_are_skipped(db, events):
     config = db.create_or_update_export_configuration(export_config(enabled=False))
-    db.mark_entities_to_export(config)
+    assert db.mark_entities_to_export(config) == 0  # 2015: a disabled configuration marks nothing
+    assert queue_size(db) == 0
     assert db.get_next_entity_to_export() is None
     db.set_export_configuration_enabled(config.config_id, True)
+    assert db.mark_entities_to_export(db.get_export_configuration(config.config_id)) == 3
     task = db.get_next_entity_to_export()
     assert task is not None and task.config_id == config.config_id
     db.set_export_configuration_enabled(config.config_id, False)

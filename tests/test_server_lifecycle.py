@@ -12,6 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 import requests
 
 from meteorpi_server import MeteorApp, MeteorServer, query_api, service_api
@@ -32,9 +33,10 @@ def _refused(url: str) -> bool:
 def test_port_zero_picks_a_free_port_and_stop_frees_it(db_url: str, tmp_path: Path) -> None:
     meteor_server = MeteorServer(db_url, str(tmp_path / "files"), 0, installation_id=INSTALLATION_ID)
     try:
+        assert meteor_server.port == 0  # constructing does not bind (2015: "does not start the server")
+        stop = meteor_server.start_non_blocking()
         assert meteor_server.port > 0
         assert meteor_server.base_url() == f"http://127.0.0.1:{meteor_server.port}/"
-        stop = meteor_server.start_non_blocking()
         assert requests.get(meteor_server.base_url() + "cameras", timeout=5).json() == {"cameras": []}
         stop()
         stop()  # idempotent
@@ -44,6 +46,40 @@ def test_port_zero_picks_a_free_port_and_stop_frees_it(db_url: str, tmp_path: Pa
         # ...and the same server can serve again on it.
         stop = meteor_server.start_non_blocking()
         assert requests.get(meteor_server.base_url() + "health", timeout=5).json() == {"status": "ok"}
+        stop()
+    finally:
+        meteor_server.db.close()
+
+
+def test_constructing_does_not_bind_the_port(db_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    first = MeteorServer(db_url, str(tmp_path / "one"), port, installation_id=INSTALLATION_ID)
+    second = MeteorServer(db_url, str(tmp_path / "two"), port, installation_id=INSTALLATION_ID)
+    try:
+        with socket.socket() as s:  # nobody holds the port yet
+            s.bind(("127.0.0.1", port))
+        stop = second.start_non_blocking()
+        try:
+            assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
+        finally:
+            stop()
+    finally:
+        first.db.close()
+        second.db.close()
+
+
+def test_bind_reserves_the_port_before_serving(db_url: str, tmp_path: Path) -> None:
+    meteor_server = MeteorServer(db_url, str(tmp_path / "files"), 0, installation_id=INSTALLATION_ID)
+    try:
+        meteor_server.bind()
+        port = meteor_server.port
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 0)
+            with pytest.raises(OSError):
+                s.bind(("127.0.0.1", port))
+        stop = meteor_server.start_non_blocking()
+        assert meteor_server.port == port
+        assert requests.get(meteor_server.base_url() + "health", timeout=5).status_code == 200
         stop()
     finally:
         meteor_server.db.close()

@@ -85,6 +85,7 @@ def serve(host: str, port: int, fill_demo: bool, demo_cameras: int, demo_nights:
     server = MeteorServer(config.db_path, str(config.file_store_path), port,
                           settings=load_settings(), address=host, threads=threads)
     click.get_current_context().call_on_close(server.db.close)
+    server.bind()  # now, so that a busy port fails early and --port 0 shows its real number
     if fill_demo:
         if server.db.get_cameras():
             click.echo("The node already has data; not adding the demo network.")

@@ -152,19 +152,24 @@ class ExportMixin:
         """Queue every event or file matching the configuration's search that is not yet queued
         for it (complete or pending); return the number of rows added.
 
-        The configuration must be stored; its search's ``limit`` and ``skip`` are ignored.
+        The configuration must be stored; its search's ``limit`` and ``skip`` are ignored. As in
+        2015, a disabled configuration marks nothing (returns 0), and a file configuration only
+        marks files that belong to no event (``exclude_events``): an event's files travel with it.
         """
         if not isinstance(export_config, model.ExportConfiguration):
             raise ValueError("export_config must be an ExportConfiguration")
         if export_config.config_id is None:
             raise ValueError("export_config has no config_id: store it before marking")
         config_id = model.parse_uuid(export_config.config_id, "config_id")
+        if not export_config.enabled:
+            return 0
         search = copy.deepcopy(export_config.search)
         search.exclude_export_to, search.limit, search.skip = config_id, 0, 0
         if isinstance(search, model.EventSearch):
             builder = search_events_sql_builder(search, dialect=self.backend)
             target, alias = "t_eventExport (eventID", "e"
         else:
+            search.exclude_events = True
             builder = search_files_sql_builder(search, dialect=self.backend)
             target, alias = "t_fileExport (fileID", "f"
         for attempt in range(1, _MARK_ATTEMPTS + 1):
@@ -303,8 +308,8 @@ def _config_internal_id(connection: Connection, config_id: uuid.UUID) -> int | N
 
 
 def _due_candidates(connection: Connection, now_ms: int) -> list[tuple[str, Any, Any]]:
-    """Up to _CANDIDATES due, pending tasks per enabled configuration and queue, soonest first,
-    each as (entity type, queue row, configuration row).
+    """Up to _CANDIDATES due, pending tasks per enabled configuration and queue, soonest first
+    (then by internal id), each as (entity type, queue row, configuration row).
 
     One query per configuration and queue, each a range scan of the (exportconfig, exportstate,
     exporttime) index: a disabled configuration's backlog is never read.
@@ -335,11 +340,12 @@ def _due_candidates(connection: Connection, now_ms: int) -> list[tuple[str, Any,
                     queue.c.exportstate == STATE_PENDING,
                     queue.c.exporttime <= now_ms,
                 )
-                .order_by(queue.c.exporttime)
+                .order_by(queue.c.exporttime, queue.c[column])
                 .limit(_CANDIDATES)
             )
             candidates.extend((entity_type, row, config) for row in rows)
-    candidates.sort(key=lambda candidate: candidate[1].exporttime)
+    # Ties in export time go in registration (internal id) order, as in 2015.
+    candidates.sort(key=lambda c: (c[1].exporttime, c[1].entity_internal_id, c[0], c[2].internalid))
     return candidates
 
 

@@ -34,7 +34,9 @@ class MeteorServer:
 
     :param db_path: database URL or path (see ``meteorpi_fdb.MeteorDatabase``)
     :param file_store_path: directory of file content
-    :param port: TCP port; 0 picks a free one (``port`` then holds the real number)
+    :param port: TCP port; 0 picks a free one when the server binds (``port`` then holds the
+        real number). Constructing does not bind: :meth:`start`, :meth:`start_non_blocking` or
+        :meth:`bind` do.
     :param add_routes: add every route set (query, admin, import, service) when True
     :param installation_id: this node's camera id (default: from the MAC address)
     :param settings: ``MPI_*`` settings for the app (see ``meteorpi_server.settings``)
@@ -42,7 +44,7 @@ class MeteorServer:
     :param threads: size of the thread pool running the WSGI app
     :ivar db: the ``MeteorDatabase``
     :ivar meteor_app: the :class:`MeteorApp`
-    :ivar server: the Tornado ``HTTPServer``
+    :ivar server: the Tornado ``HTTPServer`` (None after a stop, until the next start)
     :ivar port: the port we listen on
     """
 
@@ -94,7 +96,6 @@ class MeteorServer:
         self.threads = threads
         self.port = port
         self._sockets: list | None = None
-        self._bind()
         self.server = self._make_server()
 
     @staticmethod
@@ -115,7 +116,9 @@ class MeteorServer:
         host = f"[{self.address}]" if ":" in self.address else self.address
         return f"http://{host}:{self.port}/"
 
-    def _bind(self) -> None:
+    def bind(self) -> None:
+        """Reserve the port now (start() and start_non_blocking() do it when needed); with port 0
+        this fixes ``port``, so the URL can be shown before serving."""
         if self._sockets is None:
             self._sockets = bind_sockets(self.port, address=self.address)
             self.port = self._sockets[0].getsockname()[1]
@@ -127,13 +130,16 @@ class MeteorServer:
         return HTTPServer(container, max_body_size=max_body, max_buffer_size=max_body)
 
     async def _listen(self) -> None:
-        self._bind()
+        self.bind()
+        if self.server is None:  # stopped before: a stopped HTTPServer cannot serve again
+            self.server = self._make_server()
         self.server.add_sockets(self._sockets)
 
     async def _shutdown(self) -> None:
         self.server.stop()
         self._sockets = None
         await self.server.close_all_connections()
+        self.server = None
 
     def start(self) -> None:
         """Serve in the current thread until interrupted (blocks)."""
@@ -156,8 +162,6 @@ class MeteorServer:
     def start_non_blocking(self) -> Callable[[], None]:
         """Serve from a background thread; returns a function that stops the server and frees
         the port (it returns once both are done)."""
-        if self._sockets is None:
-            self.server = self._make_server()
         thread = MeteorServer.IOLoopThread()
         thread.start()
         thread.wait_ready()
