@@ -171,7 +171,7 @@ def _insert_event_batch(engine, rng, cameras, start_ms, days, count, next_ids) -
                 "cameraid": camera.camera_id, "mimetype": mime, "semantictype": semantic,
                 "filetime": time_ms + sequence, "fileoffset": offset, "filesize": 50_000,
                 "filename": f"{semantic.split(':')[1]}.{mime.split('/')[1]}",
-                "md5": f"{rng.getrandbits(128):032x}", "statusid": status,
+                "md5hex": f"{rng.getrandbits(128):032x}", "statusid": status,
             })
             file_metas.extend(_metas("fileid", file_id, _file_meta_values(rng, time_ms)))
             links.append({"eventid": event_id, "fileid": file_id, "sequencenumber": sequence})

@@ -82,7 +82,7 @@ def _floor(workdir: str, events: int, rng: random.Random) -> float:
                 file_id = connection.execute(insert(schema.t_file).values(
                     fileid=file_uuid, cameraid=db.installation_id, mimetype="image/png",
                     semantictype="meteorpi:meteor_image", filetime=time_ms, fileoffset=0, filesize=FILE_BYTES,
-                    filename=f"{n}.png", md5="0" * 32, statusid=status_internal)).inserted_primary_key[0]
+                    filename=f"{n}.png", md5hex="0" * 32, statusid=status_internal)).inserted_primary_key[0]
                 connection.execute(insert(schema.t_filemeta), [
                     {"fileid": file_id, "metaindex": 0, "metakey": "meteorpi:exposure", "floatvalue": 0.04},
                     {"fileid": file_id, "metaindex": 1, "metakey": "meteorpi:gain", "floatvalue": 12.0}])

@@ -135,3 +135,35 @@ def test_the_comparison_notices_a_missing_index(engine):
     with engine.begin() as connection:
         connection.exec_driver_sql("DROP INDEX ix_file_fileoffset")
     assert [difference[0] for difference in differences(engine)] == ["add_index"]
+
+
+def migrate_to(engine: Engine, revision: str, direction: str) -> None:
+    config = migrate.alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        getattr(command, direction)(config, revision)
+
+
+def test_a_0001_database_with_data_upgrades_to_md5hex_in_place(engine, db_url, tmp_path):
+    from meteorpi_fdb import MeteorDatabase
+    from tests.helpers import make_event, make_file, make_status, utc
+
+    db = MeteorDatabase(db_url, str(tmp_path / "files"), installation_id="aabbccddeeff")
+    make_status(db, None, utc(2015, 3, 1))
+    record = make_file(db, tmp_path / "in", utc(2015, 3, 1, 1))
+    event = make_event(db, utc(2015, 3, 1, 2), files=[record])
+    db.close()
+    migrate_to(engine, "0001", "downgrade")  # the schema as it shipped: t_file.md5
+    assert "md5" in {c["name"] for c in inspect(engine).get_columns("t_file")}
+
+    assert migrate.upgrade(engine) is True
+    with engine.connect() as connection:  # 2015-era hand-written SQL runs again
+        stored = connection.exec_driver_sql("SELECT f.md5Hex FROM t_file f").scalar_one()
+    assert stored == record.md5
+    assert differences(engine) == []
+    db = MeteorDatabase(db_url, str(tmp_path / "files"), installation_id="aabbccddeeff")
+    try:
+        assert db.get_file(record.file_id) == record
+        assert db.get_event(event.event_id).file_records == [record]
+    finally:
+        db.close()

@@ -94,7 +94,7 @@ def insert_file(connection: Connection, record: model.FileRecord, status_interna
         semantictype=str(record.semantic_type),
         filetime=model.utc_datetime_to_milliseconds(record.file_time),
         fileoffset=model.get_day_and_offset(record.file_time)["seconds"],
-        filesize=record.file_size, filename=record.file_name, md5=record.md5,
+        filesize=record.file_size, filename=record.file_name, md5hex=record.md5,
         statusid=status_internal_id,
     ))
     internal_id = result.inserted_primary_key[0]

@@ -176,7 +176,7 @@ def _ns(text: str) -> model.NSString:
 
 FILE_COLUMNS = (
     "f.internalid, f.cameraid, f.mimetype, f.semantictype, f.filetime, f.filesize, "
-    "f.fileid, f.filename, s.statusid, f.md5"
+    "f.fileid, f.filename, s.statusid, f.md5hex"
 )
 
 

@@ -165,7 +165,7 @@ t_file = Table(
     Column("fileoffset", Integer, nullable=False),
     Column("filesize", BigInteger, nullable=False),
     Column("filename", String(NAME_LENGTH)),
-    Column("md5", String(ID_LENGTH)),
+    Column("md5hex", String(ID_LENGTH)),  # the 2015 name md5Hex (SPEC section 9)
     Column("statusid", Integer, _cascade("t_camerastatus.internalid"), nullable=False),
     Index(None, "filetime", "internalid"),
     Index(None, "cameraid", "filetime"),
