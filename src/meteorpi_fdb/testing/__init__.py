@@ -1,0 +1,1 @@
+"""Helpers for testing code that uses MeteorPi (see :mod:`meteorpi_fdb.testing.dummy_data`)."""
