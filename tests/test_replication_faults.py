@@ -208,19 +208,19 @@ def _hostile_server(target_db_url, tmp_path):
     return server, server.start_non_blocking()
 
 
-@pytest.mark.parametrize("path, outcome, fragment", [
-    ("/always-continue", "failed", "round trips"),
-    ("/strange-file", "failed", "does not refer to"),
-    ("/strange-status", "failed", "does not refer to"),
-    ("/unknown-state", "confused", "maybe-later"),
-    ("/refuse", "failed", "not today"),
-    ("/not-json", "failed", "not JSON"),
-    ("/server-error", "failed", "HTTP 500"),
-    ("/slow", "failed", "no answer"),
-    ("/nowhere", "failed", "HTTP 404"),
+@pytest.mark.parametrize("path, outcome, fragment, counted", [
+    ("/always-continue", "failed", "round trips", 1),
+    ("/strange-file", "failed", "does not refer to", 1),
+    ("/strange-status", "failed", "does not refer to", 1),
+    ("/unknown-state", "confused", "maybe-later", 1),
+    ("/refuse", "failed", "not today", 0),  # refuses this entity: only its task is deferred
+    ("/not-json", "failed", "not JSON", 1),
+    ("/server-error", "failed", "HTTP 500", 1),
+    ("/slow", "failed", "no answer", 1),
+    ("/nowhere", "failed", "HTTP 404", 1),
 ])
 def test_a_misbehaving_target_is_a_failure_never_a_crash_or_a_loop(source, target_db_url, tmp_path,
-                                                                   path, outcome, fragment):
+                                                                   path, outcome, fragment, counted):
     populate(source.db, tmp_path / "in", events=1, files_per_event=2, loose_files=0)
     server, stop = _hostile_server(target_db_url, tmp_path)
     try:
@@ -230,7 +230,8 @@ def test_a_misbehaving_target_is_a_failure_never_a_crash_or_a_loop(source, targe
         state = exporter.handle_next_export()
         assert state.state == outcome and fragment in state.message, state.message
         assert state.round_trips <= exporter.max_round_trips + 4 * 2
-        assert config_status(source.db, config.config_id)["failure_count"] == 1
+        assert state.refused is (counted == 0)
+        assert config_status(source.db, config.config_id)["failure_count"] == counted
         assert exporter.handle_next_export() is None  # deferred
     finally:
         stop()

@@ -4,8 +4,11 @@ The exporter claims one task at a time from the database's export queue
 (``get_next_entity_to_export``), POSTs the entity to the configuration's ``target_url`` and
 answers whatever the target asks for - a camera status block, a file's content - until the
 target says ``complete`` (the task is marked done), ``failed``, or something the exporter does
-not understand. A failure counts against the configuration, defers all its pending tasks and,
-after ``max_failures_before_disable`` failures in a row, disables it.
+not understand. A failure of the target or the connection counts against the configuration,
+defers all its pending tasks and, after ``max_failures_before_disable`` failures in a row,
+disables it. A failure that concerns one entity only - the target refuses it (``failed``, HTTP
+400/413/422), or its content or status is missing or corrupt on this node - defers that task
+alone: one bad entity never holds back the others or disables the configuration.
 
 Every request has a timeout; network errors, HTTP errors and answers that are not JSON are
 failures, never exceptions out of :meth:`MeteorExporter.handle_next_export`. A task is given a
@@ -42,11 +45,17 @@ DEFAULT_MAX_ROUND_TRIPS = 10
 ROUND_TRIPS_PER_FILE = 4
 #: How often a target may ask for the same status block or file content within one task.
 MAX_REQUESTS_FOR_SAME_DATA = 2
+#: HTTP statuses by which a target refuses one entity (bad or oversized input), not the exporter.
+REFUSALS = frozenset({400, 413, 422})
 _JOB_ID = "meteorpi-export"
 
 
 class _Failed(Exception):
     """The task failed: unreachable target, HTTP error, refusal, round-trip bound, ..."""
+
+
+class _Refused(_Failed):
+    """This entity alone failed: the target refused it, or this node cannot send it whole."""
 
 
 class _Confused(Exception):
@@ -100,6 +109,9 @@ class MeteorExporter:
         :ivar bytes_sent: file content uploaded for this task
         :ivar message: why the task failed, or None
         :ivar config_disabled: True if this failure disabled the configuration
+        :ivar refused: True if the failure concerned this entity alone (the target refused it,
+            or its content is missing or corrupt here): only this task was deferred, and the
+            configuration's failure count was left alone
         """
 
         def __init__(self, export_task: Any, state: str = "not_started") -> None:
@@ -112,6 +124,7 @@ class MeteorExporter:
             self.bytes_sent = 0
             self.message: str | None = None
             self.config_disabled = False
+            self.refused = False
 
         def __repr__(self) -> str:
             entity = self.entity_id.hex if self.entity_id else None
@@ -257,6 +270,8 @@ class MeteorExporter:
         state = self.ExportStateCache(task)
         try:
             state.state = self._export(state)
+        except _Refused as error:
+            state.state, state.message, state.refused = "failed", str(error), True
         except _Failed as error:
             state.state, state.message = "failed", str(error)
         except _Confused as error:
@@ -272,7 +287,10 @@ class MeteorExporter:
 
     def _export(self, state: "MeteorExporter.ExportStateCache") -> str:
         task = state.export_task
-        entity = task.get_entity()
+        try:
+            entity = task.get_entity()
+        except ValueError as error:  # a row this node cannot turn back into a model object
+            raise _Refused(f"cannot read {task.entity_type} {task.entity_id.hex} here: {error}") from None
         if entity is None:
             logger.info("%s %s was deleted before it could be exported", task.entity_type, task.entity_id.hex)
             return "complete"
@@ -290,9 +308,12 @@ class MeteorExporter:
                     self.db.reset_export_failures(config_id)
                     self._clean_configs.add(config_id)
                 return
-            self._clean_configs.discard(config_id)
             logger.warning("export of %s %s to configuration %s %s: %s", state.entity_type,
                            state.entity_id.hex, config_id.hex, state.state, state.message)
+            if state.refused:
+                state.export_task.defer(self.defer_on_failure_seconds)
+                return
+            self._clean_configs.discard(config_id)
             failures = self.db.record_export_failure(config_id)
             self.db.defer_export_tasks(config_id, self.defer_on_failure_seconds)
             state.export_task.defer(self.defer_on_failure_seconds)
@@ -370,14 +391,14 @@ class _Conversation:
         if kind == "continue-nocache":
             return self.full
         if kind == "failed":
-            raise _Failed(f"the target refused: {answer.get('message', 'no message')}")
+            raise _Refused(f"the target refused: {answer.get('message', 'no message')}")
         raise _Confused(f"unexpected answer from the target: {str(answer)[:200]}")
 
     def send_status(self, status_id: Any) -> dict:
         status_id = self.requested(status_id, "status_id", self.status_ids)
         status = self.db.get_camera_status_by_id(status_id)
         if status is None:
-            raise _Failed(f"camera status {status_id.hex} is not on this node")
+            raise _Refused(f"camera status {status_id.hex} is not on this node")
         return self.post_json({"type": "status", "status": status.as_dict()})
 
     def send_file(self, file_id: Any) -> dict:
@@ -385,7 +406,7 @@ class _Conversation:
         record = self.files[file_id]
         path = self.db.file_path_for_id(file_id)
         if record.md5 is None or not os.path.isfile(path):
-            raise _Failed(f"the content of file {file_id.hex} is not on this node")
+            raise _Refused(f"the content of file {file_id.hex} is not on this node")
         self.renew_claim()
         url = f"{self.url.rstrip('/')}/data/{file_id.hex}/{record.md5}"
         with open(path, "rb") as content:
@@ -406,7 +427,7 @@ class _Conversation:
                           f"{self.task.entity_type} does not refer to")
         self.asked[wanted] += 1
         if self.asked[wanted] > MAX_REQUESTS_FOR_SAME_DATA:
-            raise _Failed(f"the target asked for {field} {wanted.hex} {self.asked[wanted]} times; "
+            raise _Refused(f"the target asked for {field} {wanted.hex} {self.asked[wanted]} times; "
                           "giving up (corrupt content on this node, or a broken target)")
         return wanted
 
@@ -434,7 +455,8 @@ class _Conversation:
             raise _Failed(f"cannot reach {url}: {error}") from None
         with response:
             if response.status_code != 200:
-                raise _Failed(f"HTTP {response.status_code} from {url}: {_error_text(response)}")
+                failure = _Refused if response.status_code in REFUSALS else _Failed
+                raise failure(f"HTTP {response.status_code} from {url}: {_error_text(response)}")
             try:
                 answer = response.json()
             except ValueError:

@@ -32,6 +32,9 @@ def show(value: Any) -> str:
 
 
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+#: What no backend can store in a text column: NUL (PostgreSQL refuses it, SQLite truncates C
+#: strings at it) and lone surrogates (not encodable as UTF-8 at all).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _has_control_chars(text: str) -> bool:
@@ -50,6 +53,9 @@ def check_str(value: Any, field: str, *, max_length: int = MAX_STRING_LENGTH,
     # Identifiers end up in URLs, headers and file names: no newlines or other control characters.
     if single_line and _has_control_chars(value):
         raise ValueError(f"{field} must not contain control characters")
+    if (bad := _UNSTORABLE.search(value)) is not None:
+        kind = "a NUL character" if bad.group() == "\x00" else "an unpaired surrogate"
+        raise ValueError(f"{field} must not contain {kind} (at position {bad.start()})")
     return value
 
 

@@ -105,7 +105,7 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
         body = fields(json_object(), "request body",
                       required=("type", "target_url", "user_id", "password", "name"),
                       optional=("description",))
-        if body["type"] not in SEARCH_CLASSES:
+        if not isinstance(body["type"], str) or body["type"] not in SEARCH_CLASSES:
             raise BadRequest(f"type must be 'event' or 'file', got {str(body['type'])[:20]!r}")
         config = ExportConfiguration(body["target_url"], body["user_id"], body["password"],
                                      SEARCH_CLASSES[body["type"]](), body["name"],
