@@ -18,6 +18,7 @@ from tornado.ioloop import IOLoop
 from tornado.netutil import bind_sockets
 
 from meteorpi_server.app import MeteorApp
+from meteorpi_server.http_limits import HEAD_READ_LIMIT, JsonErrorHTTPServer
 from meteorpi_server.routing import optional_importer_api
 from meteorpi_server.tornado_wsgi import StreamingWSGIContainer
 
@@ -127,7 +128,8 @@ class MeteorServer:
         self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="meteorpi-wsgi")
         container = StreamingWSGIContainer(self.meteor_app.app, executor=self._executor)
         max_body = self.meteor_app.settings["MPI_MAX_UPLOAD_BYTES"] + BODY_SLACK
-        return HTTPServer(container, max_body_size=max_body, max_buffer_size=max_body)
+        return JsonErrorHTTPServer(container, max_body_size=max_body, max_buffer_size=max_body,
+                                   max_header_size=HEAD_READ_LIMIT)
 
     async def _listen(self) -> None:
         self.bind()

@@ -18,6 +18,8 @@ from tornado.iostream import StreamClosedError
 from tornado.wsgi import WSGIContainer
 from werkzeug.wsgi import FileWrapper
 
+from meteorpi_server.http_limits import json_error, oversized
+
 logger = logging.getLogger("meteorpi.server")
 
 #: Bodies larger than this (with a Content-Length) are streamed rather than buffered.
@@ -44,18 +46,26 @@ class _SpooledBodyDelegate(httputil.HTTPMessageDelegate):
         self.connection = connection
         self.request: httputil.HTTPServerRequest | None = None
         self.body: tempfile.SpooledTemporaryFile | None = None
+        self.refusal: tuple[int, str, str] | None = None
 
     def headers_received(self, start_line: Any, headers: httputil.HTTPHeaders) -> None:
+        self.refusal = oversized(start_line, headers)
         self.request = httputil.HTTPServerRequest(connection=self.connection,
                                                   start_line=start_line, headers=headers)
 
     def data_received(self, chunk: bytes) -> None:
+        if self.refusal is not None:
+            return
         if self.body is None:
             self.body = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
         self.body.write(chunk)
 
     def finish(self) -> None:
         assert self.request is not None
+        if self.refusal is not None:  # answered here: the app never sees an oversized head
+            self.connection.write_headers(*json_error(*self.refusal))
+            self.connection.finish()
+            return
         if self.body is not None:
             self.body.seek(0)
         self.request.wsgi_input = self.body  # type: ignore[attr-defined]
