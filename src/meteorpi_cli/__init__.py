@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from meteorpi_cli._common import (TIME, Settings, data_options, json_option, parse_time,
                                   settings, yes_option)
 from meteorpi_client import MeteorClientError
+from meteorpi_fdb.extras import MissingExtra
 
 __all__ = ["TIME", "Settings", "data_options", "json_option", "main", "parse_time", "settings",
            "yes_option"]
@@ -28,7 +29,7 @@ class MeteorGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (ValueError, MeteorClientError) as e:
+        except (ValueError, MeteorClientError, MissingExtra) as e:
             raise click.ClickException(str(e)) from e
         except OSError as e:
             raise click.ClickException(_os_error(e)) from e

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, Iterator
 import click
 
 import meteorpi_model as model
+from meteorpi_cli import sky_images
 from meteorpi_cli._common import (console, data_options, emit_json, format_time, json_option,
                                   progress, settings)
 from meteorpi_cli.demo_network import (DEFAULT_START, EVENT_TYPE, SITES, DemoEvent, DemoFile,
@@ -108,6 +109,7 @@ def _register_file(db, camera_id: str, demo_file: DemoFile, content: bytes,
 def run_demo(db, seed: int, cameras: int, nights: int, start: datetime | None,
              admin_user: str, admin_password: str | None) -> dict[str, Any]:
     """Plan and store a demo network with a progress bar; the summary plus the admin login."""
+    sky_images.require_pillow()  # before anything is written
     network = plan_network(seed, cameras, nights, start.date() if start else DEFAULT_START)
     password = admin_password or secrets.token_urlsafe(12)
     with progress(transient=True) as bar:

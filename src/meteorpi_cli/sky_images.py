@@ -14,7 +14,12 @@ import math
 import random
 from collections.abc import Sequence
 
-from PIL import Image, ImageChops, ImageDraw, ImageFilter
+from meteorpi_fdb.extras import require
+
+try:
+    from PIL import Image, ImageChops, ImageDraw, ImageFilter
+except ImportError:  # the demo extra is not installed; require_pillow() says so
+    Image = ImageChops = ImageDraw = ImageFilter = None
 
 #: frame size of the simulated cameras (PAL video)
 WIDTH, HEIGHT = 720, 576
@@ -22,6 +27,12 @@ PREVIEW_SIZE = (180, 144)
 Point = tuple[int, int]
 #: visible sky: one or more polygons of pixel points; everything outside them is ground
 Regions = Sequence[Sequence[Point]]
+
+
+
+def require_pillow() -> None:
+    """Raise ``MissingExtra`` (naming ``meteorpi[demo]``) if Pillow is not installed."""
+    require("PIL", "The demo's sky images", "demo")
 
 
 def star_field(rng: random.Random, width: int = WIDTH, height: int = HEIGHT,

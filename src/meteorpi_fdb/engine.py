@@ -18,6 +18,8 @@ import re
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
+from meteorpi_fdb.extras import require
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _FIREBIRD_SERVER_LOCATION = re.compile(r"^[\w.\-]+(/\d+)?:.+")
 
@@ -46,6 +48,7 @@ def create_engine_for(db_path: str, db_user: str = "meteorpi", db_password: str 
     if backend == "sqlite":
         return _sqlite_engine(url)
     if backend == "postgresql":
+        require("psycopg", "PostgreSQL", "postgresql")
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
     if backend == "firebird":
         from meteorpi_fdb.firebird import ensure_firebird_database, engine_kwargs_for_firebird
