@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import uuid
@@ -18,7 +19,8 @@ PG_ADMIN_URL = os.environ.get("MPI_TEST_PG_URL", "postgresql+psycopg://postgres@
 
 
 def selected() -> list[str]:
-    """The backends to test on: MPI_TEST_BACKENDS, or every one this machine can run."""
+    """The backends to test on: MPI_TEST_BACKENDS, or every supported one (those this machine
+    cannot run are skipped locally and fail the run in CI: see :func:`must_run`)."""
     chosen = os.environ.get("MPI_TEST_BACKENDS")
     if chosen:
         names = [name.strip() for name in chosen.split(",") if name.strip()]
@@ -26,18 +28,61 @@ def selected() -> list[str]:
         if unknown:
             raise ValueError(f"unknown backends in MPI_TEST_BACKENDS: {sorted(unknown)}")
         return names
-    names = ["sqlite", "postgresql"]
-    if _firebird_available():
-        names.append("firebird")
-    return names
+    return list(ALL_BACKENDS)
 
 
-def _firebird_available() -> bool:
+def in_ci() -> bool:
+    """True when the CI environment variable says so (CI=true, as every CI service sets)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def must_run(backend: str) -> bool:
+    """A backend that must not be skipped: in CI every backend, locally those named explicitly
+    in MPI_TEST_BACKENDS."""
+    return in_ci() or bool(os.environ.get("MPI_TEST_BACKENDS"))
+
+
+@functools.cache
+def unavailable_reason(backend: str) -> str | None:
+    """Why this machine cannot run ``backend``'s tests, or None if it can."""
+    if backend == "postgresql":
+        return _postgresql_problem()
+    if backend == "firebird":
+        return _firebird_problem()
+    return None
+
+
+def _postgresql_problem() -> str | None:
     try:
-        from meteorpi_fdb.firebird import is_firebird_available
-    except ImportError:
-        return False
-    return is_firebird_available()
+        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 5})
+    except ImportError as error:
+        return f"{error} (pip install 'meteorpi[postgresql]')"
+    try:
+        with engine.connect():
+            return None
+    except Exception as error:  # noqa: BLE001 - any failure to connect means "not available"
+        return f"cannot connect to {make_url(PG_ADMIN_URL).render_as_string()}: {str(error).splitlines()[0]}"
+    finally:
+        engine.dispose()
+
+
+def _firebird_problem() -> str | None:
+    try:
+        import firebird.driver  # noqa: F401
+        import sqlalchemy_firebird  # noqa: F401
+
+        from meteorpi_fdb.firebird import firebird_embedded_available, firebird_server_available
+        from tests.firebird_backend import PASSWORD, PORT
+    except ImportError as error:
+        return f"{error} (pip install 'meteorpi[firebird]')"
+    mode = os.environ.get("MPI_FIREBIRD_MODE", "auto")
+    if mode != "embedded" and firebird_server_available(port=PORT, password=PASSWORD):
+        return None
+    if mode != "server" and firebird_embedded_available():
+        return None
+    where = {"server": "no server", "embedded": "the embedded engine does not work"}.get(
+        mode, "no server, and the embedded engine does not work")
+    return f"{where} (MPI_FIREBIRD_MODE={mode}; server probed on 127.0.0.1:{PORT}; see docs/firebird.md)"
 
 
 def _unique_name(prefix: str) -> str:

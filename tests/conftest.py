@@ -27,12 +27,26 @@ INSTALLATION_ID = "aabbccddeeff"
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", backends.selected(), scope="session")
+        metafunc.parametrize("backend", [_backend_param(name) for name in backends.selected()],
+                             scope="session")
+
+
+def _backend_param(name: str):
+    """A backend this machine cannot run is skipped with the reason, unless it must run (in CI,
+    or named in MPI_TEST_BACKENDS): then its tests fail (see ``backend_template``)."""
+    reason = backends.unavailable_reason(name)
+    if reason is None or backends.must_run(name):
+        return pytest.param(name, id=name)
+    return pytest.param(name, id=name, marks=pytest.mark.skip(reason=f"{name} backend not available: {reason}"))
 
 
 @pytest.fixture(scope="session")
 def backend_template(backend: str, tmp_path_factory: pytest.TempPathFactory):
     """A migrated, empty database for ``backend`` that tests copy from."""
+    reason = backends.unavailable_reason(backend)
+    if reason is not None:
+        why = "CI=true: every backend must run" if backends.in_ci() else "named in MPI_TEST_BACKENDS"
+        pytest.fail(f"{backend} backend not available ({why}): {reason}", pytrace=False)
     template = backends.create_template(backend, tmp_path_factory.mktemp(f"template-{backend}"))
     yield template
     backends.drop_template(backend, template)

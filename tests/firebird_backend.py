@@ -33,6 +33,7 @@ from meteorpi_fdb.firebird import (
 
 SERVER_DIR = Path(os.environ.get("MPI_FIREBIRD_TEST_DIR", "/var/lib/firebird/3.0/data/meteorpi-tests"))
 USER, PASSWORD = "SYSDBA", os.environ.get("FIREBIRD_SYSDBA_PASSWORD", "masterkey")
+PORT = int(os.environ.get("MPI_TEST_FIREBIRD_PORT", "3050"))
 #: How long to wait for a server that does not answer yet (fbguard restarts a crashed one).
 SERVER_WAIT_SECONDS = 15
 
@@ -46,10 +47,10 @@ def _use_server() -> bool:
     if mode == "embedded" or (mode == "auto" and not SERVER_DIR.is_dir()):
         return False
     deadline = time.monotonic() + SERVER_WAIT_SECONDS
-    while not firebird_server_available(password=PASSWORD):
+    while not firebird_server_available(port=PORT, password=PASSWORD):
         if time.monotonic() > deadline:
             raise RuntimeError(
-                f"no Firebird server accepts SYSDBA on 127.0.0.1:3050, but {SERVER_DIR} says this "
+                f"no Firebird server accepts SYSDBA on 127.0.0.1:{PORT}, but {SERVER_DIR} says this "
                 "machine should have one: start it (scripts/services, or .ci/firebird-setup.sh as "
                 "root), or set MPI_FIREBIRD_MODE=embedded, where tests that open one database from "
                 "several processes cannot pass"
@@ -61,7 +62,7 @@ def _use_server() -> bool:
 
 
 def _new_url(path: Path) -> str:
-    location = f"127.0.0.1:{path}" if _use_server() else str(path)
+    location = f"127.0.0.1/{PORT}:{path}" if _use_server() else str(path)
     url = firebird_url(location, USER, PASSWORD)
     ensure_firebird_database(url, forced_writes=False)
     return url.render_as_string(hide_password=False)
