@@ -33,6 +33,15 @@ def _database_bytes(db) -> int | None:
     return sum(os.path.getsize(p) for p in (url.database, url.database + "-wal") if os.path.exists(p))
 
 
+def permission_warnings(db) -> list[str]:
+    """Secrets at rest that other users can read: the SQLite files and the file store."""
+    from meteorpi_fdb.permissions import permission_problems, sqlite_files
+
+    url = db.engine.url
+    files = sqlite_files(url.database) if url.get_backend_name() == "sqlite" and url.database else []
+    return permission_problems(files, [db.file_store_path])
+
+
 def node_info(db) -> dict[str, Any]:
     """Counts and sizes of everything the node holds."""
     from meteorpi_fdb import migrate
@@ -63,6 +72,7 @@ def node_info(db) -> dict[str, Any]:
         "content_bytes": _directory_bytes(Path(db.file_store_path)),
         "database_bytes": _database_bytes(db),
         "per_camera": per_camera,
+        "permission_warnings": permission_warnings(db),
     }
 
 
@@ -106,7 +116,7 @@ def info() -> None:
     out = console()
     table = Table(show_header=False, box=None)
     for key, value in details.items():
-        if key == "per_camera":
+        if key in ("per_camera", "permission_warnings"):
             continue
         if key.endswith("_bytes") and value is not None:
             value = f"{value:,} bytes"
@@ -117,3 +127,5 @@ def info() -> None:
         for camera, counts in details["per_camera"].items():
             cameras.add_row(camera, str(counts["status_blocks"]), str(counts["events"]), str(counts["files"]))
         out.print(cameras)
+    for warning in details["permission_warnings"]:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 from meteorpi_fdb.extras import require
+from meteorpi_fdb.permissions import create_private_file
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _FIREBIRD_SERVER_LOCATION = re.compile(r"^[\w.\-]+(/\d+)?:.+")
@@ -68,6 +69,7 @@ def _sqlite_engine(url: URL) -> Engine:
     """
     if url.database and url.database != ":memory:":
         os.makedirs(os.path.dirname(os.path.abspath(url.database)), exist_ok=True)
+        create_private_file(url.database)  # it will hold password hashes and export passwords
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from meteorpi_fdb.permissions import create_private_directory
+
 CHUNK_SIZE = 1024 * 1024
 TEMPORARY_PREFIX = ".tmp-"
 
@@ -37,7 +39,7 @@ class FileStore:
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = os.path.abspath(os.fspath(root))
-        os.makedirs(self.root, exist_ok=True)
+        create_private_directory(self.root)
 
     def path_for_id(self, file_id: uuid.UUID) -> str:
         """The path of a file's content, derived only from its UUID (never from user input)."""
