@@ -29,7 +29,6 @@ Point = tuple[int, int]
 Regions = Sequence[Sequence[Point]]
 
 
-
 def require_pillow() -> None:
     """Raise ``MissingExtra`` (naming ``meteorpi[demo]``) if Pillow is not installed."""
     require("PIL", "The demo's sky images", "demo")

@@ -428,7 +428,7 @@ class _Conversation:
         self.asked[wanted] += 1
         if self.asked[wanted] > MAX_REQUESTS_FOR_SAME_DATA:
             raise _Refused(f"the target asked for {field} {wanted.hex} {self.asked[wanted]} times; "
-                          "giving up (corrupt content on this node, or a broken target)")
+                           "giving up (corrupt content on this node, or a broken target)")
         return wanted
 
     def renew_claim(self) -> None:
