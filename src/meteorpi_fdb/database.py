@@ -20,12 +20,17 @@ from sqlalchemy import Connection, Engine, delete
 
 from meteorpi_fdb import migrate, schema
 from meteorpi_fdb._export import ExportMixin
+from meteorpi_fdb._export_batches import ExportBatchMixin
+from meteorpi_fdb._export_settings import ExportSettingsMixin
+from meteorpi_fdb._import_batch import ImportBatchMixin
 from meteorpi_fdb._records import RecordsMixin
+from meteorpi_fdb._replication_digest import ReplicationDigestMixin
 from meteorpi_fdb._status import StatusMixin
 from meteorpi_fdb._users import UsersMixin
 from meteorpi_fdb.engine import create_engine_for
 from meteorpi_fdb.file_store import FileStore
 from meteorpi_fdb.generators import MeteorDatabaseGenerators
+from meteorpi_fdb.part_store import PartStore
 
 logger = logging.getLogger("meteorpi.db")
 
@@ -37,7 +42,8 @@ def default_installation_id() -> str:
     return f"{uuid.getnode():012x}"
 
 
-class MeteorDatabase(StatusMixin, RecordsMixin, UsersMixin, ExportMixin):
+class MeteorDatabase(StatusMixin, RecordsMixin, UsersMixin, ExportMixin, ExportBatchMixin,
+                     ExportSettingsMixin, ImportBatchMixin, ReplicationDigestMixin):
     """A single MeteorPi relational database and file store.
 
     :ivar db_path: the database location as given
@@ -65,6 +71,7 @@ class MeteorDatabase(StatusMixin, RecordsMixin, UsersMixin, ExportMixin):
         self.engine: Engine = create_engine_for(db_path, db_user, db_password)
         migrate.upgrade(self.engine)
         self.file_store = FileStore(self.file_store_path)
+        self.part_store = PartStore(self.file_store)
         self.generators = MeteorDatabaseGenerators(self)
 
     @property

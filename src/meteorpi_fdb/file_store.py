@@ -21,6 +21,8 @@ from typing import BinaryIO, Iterator
 
 CHUNK_SIZE = 1024 * 1024
 TEMPORARY_PREFIX = ".tmp-"
+#: Subdirectory holding verified content of replication batches not yet imported (part_store).
+PARTS_DIRECTORY = ".parts"
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,8 @@ class FileStore:
         """Names in the store that are not content files (left-over temporaries, foreign files)."""
         strays = []
         for entry in os.scandir(self.root):
+            if entry.name == PARTS_DIRECTORY and entry.is_dir(follow_symlinks=False):
+                continue
             if entry.name.startswith(TEMPORARY_PREFIX):
                 strays.append(entry.name)
                 continue
@@ -178,6 +182,11 @@ def _try_rename(source: str, target: str) -> bool:
 def _fsync_file(path: str) -> None:
     with open(path, "rb") as reader:
         os.fsync(reader.fileno())
+
+
+def fsync_directory(path: str) -> None:
+    """Flush a directory's entries (renames into it) to disk."""
+    _fsync_directory(path)
 
 
 def _fsync_directory(path: str) -> None:
