@@ -80,8 +80,8 @@ class ExportSettings:
         return now >= start or now < end
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON form (admin API, CLI ``--json``)."""
-        return {
+        """The JSON form (admin API, CLI ``--json``); unset values are left out."""
+        d = {
             "protocol": self.protocol,
             "bwlimit": self.bwlimit,
             "window": format_window(self.window),
@@ -91,6 +91,7 @@ class ExportSettings:
             "last_verified": None if self.last_verified is None
             else model.utc_datetime_to_milliseconds(self.last_verified),
         }
+        return {key: value for key, value in d.items() if value is not None}
 
     def updated(self, changes: dict[str, Any]) -> "ExportSettings":
         """A copy with ``changes`` (JSON-form keys, None = back to the default) applied and checked."""

@@ -35,7 +35,7 @@ from meteorpi_fdb._replication_digest import digest
 from meteorpi_fdb.part_store import IncompleteContent
 from meteorpi_server.app import json_object
 from meteorpi_server.errors import BadRequest, PayloadTooLarge
-from meteorpi_server.routing import blueprint
+from meteorpi_server.routing import blueprint, camera_id_param
 
 logger = logging.getLogger("meteorpi.server.import")
 
@@ -208,6 +208,7 @@ class V2Importer:
             if not isinstance(item, dict) or not isinstance(item.get("camera_id"), str) \
                     or not isinstance(item.get("night"), str) or not isinstance(item.get("digest"), str):
                 raise BadRequest(f"digest: nights[{index}] must be {{camera_id, night, digest}} strings")
+            camera_id_param(item["camera_id"])
             by_camera.setdefault(item["camera_id"], {})[item["night"]] = item["digest"]
         differing = []
         for camera_id, expected in by_camera.items():
