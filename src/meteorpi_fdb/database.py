@@ -2,7 +2,7 @@
 
 The class is assembled from mixins, one per area, so that each module stays small:
 ``_status`` (camera status, high water mark), ``_records`` (files, events, search, import),
-``_batch`` (batch registration and import),
+``_batch`` (batch registration and import), ``_store_check`` (orphans: report, restore),
 ``_users`` (users and roles) and ``_export`` (export configurations and the export queue).
 This module holds what they share: the engine, transactions, the file store, the caches and
 the installation id.
@@ -24,6 +24,7 @@ from meteorpi_fdb._batch import BatchMixin
 from meteorpi_fdb._export import ExportMixin
 from meteorpi_fdb._records import RecordsMixin
 from meteorpi_fdb._status import StatusMixin
+from meteorpi_fdb._store_check import StoreCheckMixin
 from meteorpi_fdb._users import UsersMixin
 from meteorpi_fdb.engine import create_engine_for
 from meteorpi_fdb.file_store import FileStore
@@ -39,7 +40,7 @@ def default_installation_id() -> str:
     return f"{uuid.getnode():012x}"
 
 
-class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, UsersMixin, ExportMixin):
+class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, UsersMixin, ExportMixin):
     """A single MeteorPi relational database and file store.
 
     :ivar db_path: the database location as given
