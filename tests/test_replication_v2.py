@@ -6,6 +6,7 @@ authorisation hook, malformed requests. (The 2015 scenarios run over v2 too: see
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 import uuid
@@ -416,3 +417,16 @@ def test_an_upload_stops_at_the_deadline_and_resumes_later(source, target, tmp_p
     assert summary.complete == 3
     # (a gunicorn target keeps what arrived before the cut: test_replication_gunicorn.py)
     assert_events_replicated(source.db, target.db, expected_count=3)
+
+
+def test_events_sharing_a_new_file_in_one_batch(source, target, tmp_path):
+    data = populate(source.db, tmp_path / "in", events=1, files_per_event=2, loose_files=0)
+    first = data.events[0]
+    second = source.db.register_event(None, first.event_time + timedelta(seconds=5), model.NSString("other"),
+                                      [first.file_records[1]], [])
+    configure_export(source.db, target.import_url, model.EventSearch())
+    summary = _v2(source.db).run_once()
+    assert (summary.complete, summary.failed) == (2, 0)
+    assert target.db.get_event(second.event_id).file_records[0].file_id == first.file_records[1].file_id
+    assert_events_replicated(source.db, target.db, expected_count=2)
+    assert not os.path.exists(target.db.part_store.root) or os.listdir(target.db.part_store.root) == []

@@ -48,7 +48,7 @@ def test_a_cut_batch_resumes_without_sending_verified_content_again(source, targ
     # Resumed: the content verified before the cut was not sent again.
     assert summary.bytes_sent < content + 0.2 * content
     assert_events_replicated(source.db, target_db, expected_count=6)
-    assert os.listdir(target_db.part_store.root) == []
+    assert not os.path.exists(target_db.part_store.root) or os.listdir(target_db.part_store.root) == []
     assert target_db.check_file_store() == {"orphans": [], "missing": [], "strays": []}
 
 

@@ -1,6 +1,9 @@
-"""``MeteorExporter``: the sending side of replication (SPEC section 8).
+"""``MeteorExporter``: the sending side of replication (SPEC section 8, and protocol v2).
 
-The exporter claims one task at a time from the database's export queue
+Whenever a configuration's target speaks protocol v2 (:mod:`meteorpi_fdb._exporter_v2`, learnt
+from ``GET <target>/capabilities``), the exporter claims a batch of that configuration's tasks
+and sends it in two requests (:meth:`MeteorExporter.handle_next_batch`). Otherwise, and for
+2015 targets, it claims one task at a time from the database's export queue
 (``get_next_entity_to_export``), POSTs the entity to the configuration's ``target_url`` and
 answers whatever the target asks for - a camera status block, a file's content - until the
 target says ``complete`` (the task is marked done), ``failed``, or something the exporter does

@@ -62,6 +62,17 @@ def checked_source(file_path: Any, store_root: str) -> str:
     return source
 
 
+def checked_source_path(file_path: Any, store_root: str | None) -> str:
+    """An absolute source path, which need not exist yet (a batch checks at commit); never a
+    name directly inside the file store (``store_root``), whose files are content."""
+    if not isinstance(file_path, (str, os.PathLike)) or not os.fspath(file_path):
+        raise ValueError("file_path must be a path to a file")
+    source = os.path.abspath(os.fspath(file_path))
+    if store_root is not None and os.path.dirname(os.path.realpath(source)) == os.path.realpath(store_root):
+        raise ValueError("file_path must not be inside the file store")
+    return source
+
+
 def checked_imported_file(record: Any, field: str) -> model.FileRecord:
     """A validated copy of an imported FileRecord, which must carry its id and time."""
     if not isinstance(record, model.FileRecord):

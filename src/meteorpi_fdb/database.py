@@ -2,6 +2,7 @@
 
 The class is assembled from mixins, one per area, so that each module stays small:
 ``_status`` (camera status, high water mark), ``_records`` (files, events, search, import),
+``_batch`` (batch registration and import), ``_store_check`` (orphans: report, restore),
 ``_users`` (users and roles) and ``_export`` (export configurations and the export queue).
 This module holds what they share: the engine, transactions, the file store, the caches and
 the installation id.
@@ -19,6 +20,7 @@ from typing import Iterator
 from sqlalchemy import Connection, Engine, delete
 
 from meteorpi_fdb import migrate, schema
+from meteorpi_fdb._batch import BatchMixin
 from meteorpi_fdb._export import ExportMixin
 from meteorpi_fdb._export_batches import ExportBatchMixin
 from meteorpi_fdb._export_settings import ExportSettingsMixin
@@ -26,6 +28,7 @@ from meteorpi_fdb._import_batch import ImportBatchMixin
 from meteorpi_fdb._records import RecordsMixin
 from meteorpi_fdb._replication_digest import ReplicationDigestMixin
 from meteorpi_fdb._status import StatusMixin
+from meteorpi_fdb._store_check import StoreCheckMixin
 from meteorpi_fdb._users import UsersMixin
 from meteorpi_fdb.engine import create_engine_for
 from meteorpi_fdb.file_store import FileStore
@@ -42,8 +45,8 @@ def default_installation_id() -> str:
     return f"{uuid.getnode():012x}"
 
 
-class MeteorDatabase(StatusMixin, RecordsMixin, UsersMixin, ExportMixin, ExportBatchMixin,
-                     ExportSettingsMixin, ImportBatchMixin, ReplicationDigestMixin):
+class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, UsersMixin, ExportMixin,
+                     ExportBatchMixin, ExportSettingsMixin, ImportBatchMixin, ReplicationDigestMixin):
     """A single MeteorPi relational database and file store.
 
     :ivar db_path: the database location as given

@@ -31,8 +31,7 @@ class PartStore:
     """The ``.parts`` directory inside a file store."""
 
     def __init__(self, file_store: FileStore) -> None:
-        self.root = os.path.join(file_store.root, PARTS_DIRECTORY)
-        os.makedirs(self.root, exist_ok=True)
+        self.root = os.path.join(file_store.root, PARTS_DIRECTORY)  # made by the first write
         self._last_prune = 0.0
 
     def path(self, file_id: uuid.UUID, md5: str) -> str:
@@ -96,6 +95,8 @@ class PartStore:
             return 0
         self._last_prune = now
         removed = 0
+        if not os.path.isdir(self.root):
+            return 0
         for entry in os.scandir(self.root):
             try:
                 if entry.is_file(follow_symlinks=False) and now - entry.stat().st_mtime > max_age_seconds:
