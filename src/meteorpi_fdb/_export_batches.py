@@ -18,6 +18,8 @@ import meteorpi_model as model
 from meteorpi_fdb import schema
 from meteorpi_fdb._export import _QUEUES, CLAIM_LEASE_SECONDS, _claim
 from meteorpi_fdb._record_rows import ID_BATCH
+from meteorpi_fdb._records import EVENT_COLUMNS
+from meteorpi_fdb.sql_builder import SQLBuilder
 from meteorpi_fdb._tasks import STATE_COMPLETE, STATE_PENDING, ExportTask, seconds_to_milliseconds
 from meteorpi_fdb.firebird import retry_update_conflicts
 
@@ -122,6 +124,22 @@ class ExportBatchMixin:
                         connection.execute(statement.values(**values))
 
         retry_update_conflicts(apply)
+
+    def export_task_entities(self, tasks: Sequence[ExportTask]) -> dict[tuple[str, uuid.UUID], Any]:
+        """(entity type, id) → the Event or FileRecord of each task, loaded in a few statements
+        (tasks whose entity was deleted are absent)."""
+        found: dict[tuple[str, uuid.UUID], Any] = {}
+        event_ids = [task.entity_id.hex for task in tasks if task.entity_type == "event"]
+        for chunk in _chunks(event_ids):
+            builder = SQLBuilder("t_event e, t_cameraStatus s", ["e.statusID = s.internalID"], self.backend)
+            builder.add_set_membership(chunk, "e.eventID")
+            sql = builder.get_select_sql(columns=EVENT_COLUMNS)
+            for event in self.generators.event_generator(sql, builder.sql_args):
+                found[("event", event.event_id)] = event
+        file_ids = [task.entity_id for task in tasks if task.entity_type == "file"]
+        for record in self._files_by_ids(file_ids):
+            found[("file", record.file_id)] = record
+        return found
 
     def requeue_export_entities(self, config_id: uuid.UUID | str, entity_type: str,
                                 entity_ids: Iterable[uuid.UUID]) -> int:

@@ -275,9 +275,10 @@ class V2Batch:
 
     def run(self) -> BatchResult:
         entities = {}
+        loaded = self.db.export_task_entities(self.tasks)
         for task in self.tasks:
-            entity = task.get_entity()
             key = (task.entity_type, task.entity_id)
+            entity = loaded.get(key)
             if entity is None:
                 logger.info("%s %s was deleted before it could be exported", task.entity_type, task.entity_id.hex)
                 self.result.outcomes[key] = ("complete", None, 0)
