@@ -198,8 +198,10 @@ IMPORT_V2_PATHS: dict[str, Any] = {
               {"200": _ok("One result per entity", obj({"results": {"type": "array", "items": _V2_ANSWER},
                                                         "content_bytes": {"type": "integer"}}, ("results",)))},
               auth=True, errors=("400", "413")),
-        "requestBody": {"required": True, "content": {"application/x-meteorpi-batch": {"schema": {
-            "type": "string", "format": "binary"}}}},
+        # Exporters send it as application/x-meteorpi-batch; the body's own magic line is what
+        # counts, so any content type is accepted.
+        "requestBody": {"required": True, "description": "MPI-BATCH/2 frames (docs/replication.md)",
+                        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
     }},
     "/import/v2/digest": {"post": _op(
         "importDigest", "import", "Which per-night digests of entity ids differ from the target's",
