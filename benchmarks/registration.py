@@ -112,6 +112,7 @@ def floor(work: str, paths: list[str]) -> float:
         os.fsync(descriptor)
         os.close(descriptor)
         cursor = raw.cursor()
+        cursor.execute("BEGIN IMMEDIATE")  # the engine runs pysqlite in autocommit mode: one transaction
         cursor.executemany("INSERT INTO t_file (internalid, fileid, cameraid, mimetype, semantictype, filetime, "
                            "fileoffset, filesize, filename, md5, statusid) VALUES (?,?,?,?,?,?,?,?,?,?,?)", files)
         cursor.executemany("INSERT INTO t_filemeta (fileid, metaindex, metakey, stringvalue, floatvalue, datevalue) "

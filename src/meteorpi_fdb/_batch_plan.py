@@ -278,20 +278,14 @@ class Plan:
                 else:
                     entry.record.status_id = uuid.UUID(hex=status.status_id)
         writer = batch_rows.RowWriter(connection)
-        for entry in self.batch.files:
-            if self.live(entry) and id(entry) in status_of:
-                entry.existing_internal_id = writer.file(entry.record, status_of[id(entry)].internal_id,
-                                                         entry.importing_user)
-        for event in self.batch.events:
-            if not self.live(event) or id(event) not in status_of:
-                continue
-            internal_ids = []
-            for entry in event.files:
-                if self.live(entry) and entry.item is not None:
-                    entry.existing_internal_id = writer.file(entry.record, status_of[id(entry)].internal_id,
-                                                             entry.importing_user)
-                internal_ids.append(entry.existing_internal_id)
-            writer.event(event.event, status_of[id(event)].internal_id, internal_ids, event.importing_user)
+        events = [e for e in self.batch.events if self.live(e) and id(e) in status_of]
+        to_insert = [f for f in self.batch.files if self.live(f) and id(f) in status_of]
+        to_insert += [f for e in events for f in e.files if f.item is not None and self.live(f)]
+        ids = writer.files([(f.record, status_of[id(f)].internal_id, f.importing_user) for f in to_insert])
+        for entry, internal_id in zip(to_insert, ids):
+            entry.existing_internal_id = internal_id
+        writer.events([(e.event, status_of[id(e)].internal_id, [f.existing_internal_id for f in e.files],
+                        e.importing_user) for e in events])
         writer.finish()
 
     def _cameras(self) -> set[str]:

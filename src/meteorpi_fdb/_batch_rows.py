@@ -132,9 +132,34 @@ def existing_ids(connection: Connection, table, column: str, ids: Iterable[uuid.
     return found
 
 
+_INSERTS: dict = {}
+
+
+def _insert(table, returning: bool):
+    """The insert statement for ``table`` (built once: building costs more than running)."""
+    key = (table.name, returning)
+    if key not in _INSERTS:
+        statement = insert(table)
+        _INSERTS[key] = statement.returning(table.c.internalid, sort_by_parameter_order=True) if returning else statement
+    return _INSERTS[key]
+
+
+def insert_returning_ids(connection: Connection, table, rows: list[dict]) -> list[int]:
+    """Insert ``rows`` into ``table``; their new internal ids, in order. One statement per
+    thousand rows where the driver returns ids from a multi-row insert in order (SQLite,
+    PostgreSQL), else one per row (Firebird)."""
+    if len(rows) > 1 and connection.dialect.insert_executemany_returning_sort_by_parameter_order:
+        ids: list[int] = []
+        for start in range(0, len(rows), 1000):
+            ids.extend(connection.execute(_insert(table, True), rows[start : start + 1000]).scalars())
+        return ids
+    return [connection.execute(_insert(table, False), row).inserted_primary_key[0] for row in rows]
+
+
 class RowWriter:
-    """Inserts a batch's rows: main rows one by one (their internal ids are needed), metadata,
-    links and import log rows gathered and written with one statement per table."""
+    """Inserts a batch's rows: files first (``files``), then events (``events``), then their
+    metadata, links and import log rows, each table with as few statements as the driver
+    allows."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -143,36 +168,38 @@ class RowWriter:
         self._links: list[dict] = []
         self._imports: dict = {schema.t_fileimport: [], schema.t_eventimport: []}
 
-    def file(self, record: model.FileRecord, status_internal_id: int, importing_user: str | None = None) -> int:
-        internal_id = self.connection.execute(insert(_FILE), dict(
+    def files(self, files: list[tuple[model.FileRecord, int, str | None]]) -> list[int]:
+        """Insert (record, status internal id, importing user or None) rows; their internal ids."""
+        ids = insert_returning_ids(self.connection, _FILE, [dict(
             fileid=record.file_id.hex, cameraid=record.camera_id, mimetype=record.mime_type,
             semantictype=str(record.semantic_type),
             filetime=model.utc_datetime_to_milliseconds(record.file_time),
             fileoffset=model.get_day_and_offset(record.file_time)["seconds"],
-            filesize=record.file_size, filename=record.file_name, md5=record.md5,
-            statusid=status_internal_id,
-        )).inserted_primary_key[0]
-        self._meta(schema.t_filemeta, "fileid", internal_id, record.meta)
-        if importing_user is not None:
-            self._imports[schema.t_fileimport].append(
-                {"fileid": internal_id, "importuser": importing_user, "importtime": self.now_ms})
-        return internal_id
+            filesize=record.file_size, filename=record.file_name, md5=record.md5, statusid=status,
+        ) for record, status, _user in files])
+        for (record, _status, user), internal_id in zip(files, ids):
+            self._meta(schema.t_filemeta, "fileid", internal_id, record.meta)
+            if user is not None:
+                self._imports[schema.t_fileimport].append(
+                    {"fileid": internal_id, "importuser": user, "importtime": self.now_ms})
+        return ids
 
-    def event(self, event: model.Event, status_internal_id: int, file_internal_ids: Sequence[int],
-              importing_user: str | None = None) -> int:
-        internal_id = self.connection.execute(insert(_EVENT), dict(
+    def events(self, events: list[tuple[model.Event, int, list[int], str | None]]) -> list[int]:
+        """Insert (event, status internal id, file internal ids, importing user or None) rows."""
+        ids = insert_returning_ids(self.connection, _EVENT, [dict(
             eventid=event.event_id.hex, cameraid=event.camera_id,
             eventtime=model.utc_datetime_to_milliseconds(event.event_time),
             eventoffset=model.get_day_and_offset(event.event_time)["seconds"],
-            eventtype=str(event.event_type), statusid=status_internal_id,
-        )).inserted_primary_key[0]
-        self._meta(schema.t_eventmeta, "eventid", internal_id, event.meta)
-        self._links.extend({"eventid": internal_id, "fileid": file_id, "sequencenumber": index}
-                           for index, file_id in enumerate(file_internal_ids))
-        if importing_user is not None:
-            self._imports[schema.t_eventimport].append(
-                {"eventid": internal_id, "importuser": importing_user, "importtime": self.now_ms})
-        return internal_id
+            eventtype=str(event.event_type), statusid=status,
+        ) for event, status, _files, _user in events])
+        for (event, _status, file_ids, user), internal_id in zip(events, ids):
+            self._meta(schema.t_eventmeta, "eventid", internal_id, event.meta)
+            self._links.extend({"eventid": internal_id, "fileid": file_id, "sequencenumber": index}
+                               for index, file_id in enumerate(file_ids))
+            if user is not None:
+                self._imports[schema.t_eventimport].append(
+                    {"eventid": internal_id, "importuser": user, "importtime": self.now_ms})
+        return ids
 
     def _meta(self, table, owner_column: str, owner_id: int, metas: Sequence[model.Meta]) -> None:
         for index, meta in enumerate(metas):
@@ -190,4 +217,4 @@ class RowWriter:
         """Write the gathered metadata, links and import log rows."""
         for table, rows in (*self._metas.items(), (_LINK, self._links), *self._imports.items()):
             for start in range(0, len(rows), 1000):
-                self.connection.execute(insert(table), rows[start : start + 1000])
+                self.connection.execute(_insert(table, False), rows[start : start + 1000])
