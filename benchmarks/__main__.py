@@ -24,10 +24,12 @@ from benchmarks import _common, datagen
 RESULTS_DIR = Path(__file__).parent / "results"
 PG_ADMIN_URL = os.environ.get("MPI_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SETTINGS = {
-    "small": {"search_repeats": 30, "ingest_events": 200, "replication_events": 200, "http_seconds": 5},
-    "full": {"search_repeats": 100, "ingest_events": 2_000, "replication_events": 1_000, "http_seconds": 15},
+    "small": {"search_repeats": 30, "ingest_events": 200, "replication_events": 200, "http_seconds": 5,
+              "registration_events": 1_000},
+    "full": {"search_repeats": 100, "ingest_events": 2_000, "replication_events": 1_000, "http_seconds": 15,
+             "registration_events": 10_000},
 }
-BENCHMARKS = ("search", "ingest", "http", "replication")
+BENCHMARKS = ("search", "ingest", "http", "replication", "registration")
 
 
 def _database_url(backend: str, scale: str) -> str:
@@ -120,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
         replication_results, replication_memory = replication.run(settings["replication_events"])
         results += replication_results
         memory.update(replication_memory)
+
+    if "registration" in chosen:
+        from benchmarks import registration
+
+        console.print("registration against the durable-batch floor on sqlite …")
+        results += registration.run(settings["registration_events"])
 
     _print(console, results, memory, scale)
     output = args.output or RESULTS_DIR / f"{scale.name}.json"

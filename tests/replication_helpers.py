@@ -207,9 +207,17 @@ def configure_export(db: MeteorDatabase, target_url: str, search: Any, *, name: 
 
 
 def exporter_for(db: MeteorDatabase, **kwargs: Any) -> MeteorExporter:
-    """A MeteorExporter with short timeouts (its scheduler is not started)."""
+    """A MeteorExporter with short timeouts (its scheduler is not started), speaking the 2015
+    protocol unless ``protocol`` says otherwise (so the 2015 tests pin 2015 exactly)."""
     kwargs.setdefault("timeout", (5.0, 30.0))
+    kwargs.setdefault("protocol", "2015")
     return MeteorExporter(db, **kwargs)
+
+
+@pytest.fixture(params=["2015", "v2"])
+def protocol(request) -> str:
+    """Each replication scenario over both protocols."""
+    return request.param
 
 
 def all_events(db: MeteorDatabase, **search: Any) -> list[model.Event]:

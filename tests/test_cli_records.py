@@ -118,7 +118,8 @@ def test_bad_manifests_name_the_problem(incoming: Path, data, message: str) -> N
 
 def test_register_moves_files_into_the_store(cli: Cli, node_db, statuses, incoming: Path) -> None:
     result = cli("register", str(incoming / "manifest.yaml"))
-    assert result.output == "Registered 2 files and 2 events (with 2 files)\n"
+    assert result.output == ("4 registered, 0 already registered, 0 failed "
+                             "(2 files and 2 events, with 2 files)\n")
     assert not (incoming / "sky/0100.png").exists() and not (incoming / "m/0123.png").exists()
     events = node_db.search_events(model.EventSearch())["events"]
     assert [(str(e.event_type), len(e.file_records)) for e in events] == [
@@ -257,7 +258,12 @@ def test_fsck_finds_damage_and_repairs_only_orphans(cli: Cli, node_db, records, 
     kept = as_json(cli("--json", "fsck", "--repair", expect=1))  # too recent for the grace period
     assert kept["removed"] == [] and (store / orphan).exists()
     repaired = as_json(cli("--json", "fsck", "--repair", "--grace", "0", expect=1))
-    assert sorted(repaired["removed"]) == sorted([orphan, ".tmp-partial"])
+    assert repaired["removed"] == [".tmp-partial"]  # the orphan is the only copy of its bytes
+    assert repaired["only_copies"] == [orphan] and (store / orphan).exists()
+    rescue = data_dir / "rescued"
+    restored = as_json(cli("--json", "fsck", "--restore", str(rescue), "--repair", "--grace", "0", expect=1))
+    assert restored["restored"] == {orphan: str(rescue / orphan)} and restored["removed"] == [orphan]
+    assert (rescue / orphan).read_bytes() == b"orphan"
     assert not (store / orphan).exists() and (store / "notes.txt").exists()
     assert node_db.search_files(model.FileRecordSearch())["count"] == 10
     os.remove(store / "notes.txt")

@@ -95,7 +95,7 @@ def file_rows_in(connection) -> int:
 
 def test_copying_across_filesystems_is_undone_too(db, tmp_path, monkeypatch):
     make_status(db, None, T0)
-    monkeypatch.setattr(file_store, "_try_rename", lambda source, target: False)
+    monkeypatch.setattr(file_store, "_try_link", lambda source, target: False)
     path = write_content(tmp_path / "in", CONTENT)
     fail_metadata_inserts(db)
     with pytest.raises(DBAPIError):
@@ -105,7 +105,7 @@ def test_copying_across_filesystems_is_undone_too(db, tmp_path, monkeypatch):
 
 def test_copying_across_filesystems_removes_the_source_after_the_commit(db, tmp_path, monkeypatch):
     make_status(db, None, T0)
-    monkeypatch.setattr(file_store, "_try_rename", lambda source, target: False)
+    monkeypatch.setattr(file_store, "_try_link", lambda source, target: False)
     path = write_content(tmp_path / "in", CONTENT)
     record = register(db, path)
     assert not os.path.exists(path)
@@ -126,7 +126,7 @@ CRASHING_REGISTER = textwrap.dedent("""
         db.transaction = lambda: os._exit(3)
     else:
         # Copying (no rename possible): the process dies before the temporary file is renamed.
-        file_store._try_rename = lambda source, target: False
+        file_store._try_link = lambda source, target: False
         real_replace = os.replace
         def replace(source, target):
             if os.path.basename(source).startswith(file_store.TEMPORARY_PREFIX):
@@ -157,7 +157,8 @@ def test_a_crash_after_placing_content_leaves_an_orphan_that_the_check_finds(db,
     assert report["missing"] == [] and report["strays"] == []
     with open(db.file_path_for_id(orphan), "rb") as reader:
         assert reader.read() == CONTENT
-    assert not os.path.exists(path)
+    with open(path, "rb") as reader:  # the source survives until its row is committed
+        assert reader.read() == CONTENT
 
 
 def test_a_crash_while_copying_leaves_a_stray_temporary_file(db, db_url, tmp_path):

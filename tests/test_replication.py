@@ -7,18 +7,19 @@ import threading
 
 import meteorpi_model as model
 from meteorpi_fdb import MeteorDatabase
+from meteorpi_fdb.exporter import ExportSettings
 from tests import backends
 from tests.replication_helpers import (SOURCE_ID, TARGET_ID, add_import_user, all_events,
                                        all_files, assert_events_replicated,
                                        assert_files_replicated, configure_export, exporter_for,
                                        populate, record_answers, RoundRobin, wait_for)
-from tests.replication_helpers import source, start_node, target, target_db_url  # noqa: F401 (fixtures)
+from tests.replication_helpers import protocol, source, start_node, target, target_db_url  # noqa: F401 (fixtures)
 
 
-def test_export_all_events(source, target, tmp_path):
+def test_export_all_events(source, target, tmp_path, protocol):
     data = populate(source.db, tmp_path / "in", events=5, files_per_event=3, loose_files=2)
     config = configure_export(source.db, target.import_url, model.EventSearch())
-    exporter = exporter_for(source.db)
+    exporter = exporter_for(source.db, protocol=protocol)
 
     summary = exporter.run_once()
 
@@ -36,11 +37,11 @@ def test_export_all_events(source, target, tmp_path):
     assert source.db.get_export_configuration(config.config_id).enabled
 
 
-def test_export_all_files_leaves_event_files_to_event_exports(source, target, tmp_path):
+def test_export_all_files_leaves_event_files_to_event_exports(source, target, tmp_path, protocol):
     data = populate(source.db, tmp_path / "in", events=3, files_per_event=2, loose_files=4)
     configure_export(source.db, target.import_url, model.FileRecordSearch(exclude_events=True))
 
-    summary = exporter_for(source.db).run_once()
+    summary = exporter_for(source.db, protocol=protocol).run_once()
 
     assert (summary.marked, summary.complete, summary.failed) == (4, 4, 0)
     replicated = assert_files_replicated(source.db, target.db, expected_count=4, exclude_events=True)
@@ -49,37 +50,37 @@ def test_export_all_files_leaves_event_files_to_event_exports(source, target, tm
     assert len(all_files(target.db)) == 4
 
 
-def test_export_everything(source, target, tmp_path):
+def test_export_everything(source, target, tmp_path, protocol):
     populate(source.db, tmp_path / "in", events=4, files_per_event=3, loose_files=3)
     configure_export(source.db, target.import_url, model.EventSearch(), name="events")
     configure_export(source.db, target.import_url, model.FileRecordSearch(exclude_events=True),
                      name="loose files")
 
-    summary = exporter_for(source.db).run_once()
+    summary = exporter_for(source.db, protocol=protocol).run_once()
 
     assert (summary.marked, summary.complete, summary.failed) == (7, 7, 0)
     assert_events_replicated(source.db, target.db, expected_count=4)
     assert_files_replicated(source.db, target.db, expected_count=4 * 3 + 3)
 
 
-def test_export_follows_a_saved_search(source, target, tmp_path):
+def test_export_follows_a_saved_search(source, target, tmp_path, protocol):
     data = populate(source.db, tmp_path / "in", events=6, files_per_event=1, loose_files=0)
     chosen = data.events[2:5]
     search = model.EventSearch(after=data.events[1].event_time, before=data.events[5].event_time)
     configure_export(source.db, target.import_url, search)
 
-    summary = exporter_for(source.db).run_once()
+    summary = exporter_for(source.db, protocol=protocol).run_once()
 
     assert summary.complete == 3
     assert {e.event_id for e in all_events(target.db)} == {e.event_id for e in chosen}
 
 
-def test_scheduled_export_picks_up_new_data(source, target, tmp_path):
+def test_scheduled_export_picks_up_new_data(source, target, tmp_path, protocol):
     first = populate(source.db, tmp_path / "in", events=3, files_per_event=2, loose_files=1)
     configure_export(source.db, target.import_url, model.EventSearch(), name="events")
     configure_export(source.db, target.import_url, model.FileRecordSearch(exclude_events=True),
                      name="loose files")
-    exporter = exporter_for(source.db, mark_interval_seconds=0.2)
+    exporter = exporter_for(source.db, protocol=protocol, mark_interval_seconds=0.2)
     exporter.start()
     try:
         wait_for(lambda: len(all_events(target.db)) == 3 and len(all_files(target.db)) == 7)
@@ -95,10 +96,10 @@ def test_scheduled_export_picks_up_new_data(source, target, tmp_path):
     assert len({e.status_id for e in all_events(target.db)}) == 2
 
 
-def test_starting_the_scheduler_is_enough_as_in_2015(source, target, tmp_path):
+def test_starting_the_scheduler_is_enough_as_in_2015(source, target, tmp_path, protocol):
     populate(source.db, tmp_path / "in", events=2, files_per_event=1, loose_files=0)
     configure_export(source.db, target.import_url, model.EventSearch())
-    exporter = exporter_for(source.db, mark_interval_seconds=0.2)
+    exporter = exporter_for(source.db, protocol=protocol, mark_interval_seconds=0.2)
     exporter.scheduler.start()
     try:
         wait_for(lambda: len(all_events(target.db)) == 2)
@@ -107,11 +108,13 @@ def test_starting_the_scheduler_is_enough_as_in_2015(source, target, tmp_path):
     assert_events_replicated(source.db, target.db, expected_count=2)
 
 
-def test_stopping_mid_round_neither_hangs_nor_loses_tasks(source, target, tmp_path):
+def test_stopping_mid_round_neither_hangs_nor_loses_tasks(source, target, tmp_path, protocol):
     populate(source.db, tmp_path / "in", events=40, files_per_event=1, loose_files=0)
-    configure_export(source.db, target.import_url, model.EventSearch())
+    config = configure_export(source.db, target.import_url, model.EventSearch())
+    if protocol == "v2":  # stops after the batch in hand
+        source.db.set_export_settings(config.config_id, ExportSettings(batch_entities=4))
     for stop in ("scheduler.shutdown", "exporter.stop"):
-        exporter = exporter_for(source.db, mark_interval_seconds=0.2)
+        exporter = exporter_for(source.db, protocol=protocol, mark_interval_seconds=0.2)
         exporter.scheduler.start()
         already = len(all_events(target.db))
         wait_for(lambda: len(all_events(target.db)) > already, interval=0.02)
@@ -121,13 +124,13 @@ def test_stopping_mid_round_neither_hangs_nor_loses_tasks(source, target, tmp_pa
         stopper.join(60)
         assert not stopper.is_alive(), f"{stop} hung"
         assert not exporter.scheduler.running
-        assert len(all_events(target.db)) < 40  # stopped after the task in hand
+        assert len(all_events(target.db)) < 40  # stopped after the task (or batch) in hand
     # Whatever was not sent is still queued and goes with the next run.
-    exporter_for(source.db).run_once()
+    exporter_for(source.db, protocol=protocol).run_once()
     assert_events_replicated(source.db, target.db, expected_count=40)
 
 
-def test_replicates_to_a_target_on_the_other_backend(source, start_node, tmp_path):
+def test_replicates_to_a_target_on_the_other_backend(source, start_node, tmp_path, protocol):
     """Source on the parametrised backend, target on another one: SQLite -> PostgreSQL,
     PostgreSQL -> SQLite, Firebird -> PostgreSQL."""
     other = {"sqlite": "postgresql", "postgresql": "sqlite", "firebird": "postgresql"}[source.db.backend]
@@ -141,7 +144,7 @@ def test_replicates_to_a_target_on_the_other_backend(source, start_node, tmp_pat
         configure_export(source.db, node.import_url, model.EventSearch(), name="events")
         configure_export(source.db, node.import_url, model.FileRecordSearch(exclude_events=True),
                          name="files")
-        summary = exporter_for(source.db).run_once()
+        summary = exporter_for(source.db, protocol=protocol).run_once()
         assert (summary.complete, summary.failed) == (5, 0)
         assert_events_replicated(source.db, node.db, expected_count=3)
         assert_files_replicated(source.db, node.db, expected_count=8)
@@ -151,16 +154,16 @@ def test_replicates_to_a_target_on_the_other_backend(source, start_node, tmp_pat
         backends.drop_template(other, template)
 
 
-def test_two_exporters_draining_one_source_never_send_a_task_twice(source, target, db_url, tmp_path):
+def test_two_exporters_draining_one_source_never_send_a_task_twice(source, target, db_url, tmp_path, protocol):
     populate(source.db, tmp_path / "in", events=12, files_per_event=2, loose_files=6)
     configure_export(source.db, target.import_url, model.EventSearch(), name="events")
     configure_export(source.db, target.import_url, model.FileRecordSearch(exclude_events=True),
                      name="files")
-    exporters = [exporter_for(source.db)]
+    exporters = [exporter_for(source.db, protocol=protocol)]
     exporters[0].mark_entities()
     # The second exporter works on its own connection pool, as another process would.
     second_db = MeteorDatabase(db_url, source.file_store, installation_id=SOURCE_ID)
-    exporters.append(exporter_for(second_db))
+    exporters.append(exporter_for(second_db, protocol=protocol))
     handled: list[list[tuple]] = [[], []]
     barrier = threading.Barrier(2)
 
@@ -184,13 +187,13 @@ def test_two_exporters_draining_one_source_never_send_a_task_twice(source, targe
     assert_files_replicated(source.db, target.db, expected_count=30)
 
 
-def test_the_same_entity_from_two_exporters_at_once_is_imported_once(source, target, db_url, tmp_path):
+def test_the_same_entity_from_two_exporters_at_once_is_imported_once(source, target, db_url, tmp_path, protocol):
     """Two configurations queue every event twice; two exporters send both copies concurrently."""
     populate(source.db, tmp_path / "in", events=8, files_per_event=3, loose_files=0)
     configure_export(source.db, target.import_url, model.EventSearch(), name="first")
     configure_export(source.db, target.import_url, model.EventSearch(), name="second")
     second_db = MeteorDatabase(db_url, source.file_store, installation_id=SOURCE_ID)
-    exporters = [exporter_for(source.db), exporter_for(second_db)]
+    exporters = [exporter_for(source.db, protocol=protocol), exporter_for(second_db, protocol=protocol)]
     exporters[0].mark_entities()
     results: list[list] = [[], []]
     barrier = threading.Barrier(2)

@@ -21,14 +21,14 @@ from tests.replication_helpers import (IMPORT_PASSWORD, IMPORT_USER, REPO_ROOT, 
                                        TARGET_ID, add_import_user, all_events, all_files,
                                        assert_events_replicated, config_status, configure_export,
                                        exporter_for, populate, record_answers, wait_for)
-from tests.replication_helpers import source, start_node, target, target_db_url  # noqa: F401 (fixtures)
+from tests.replication_helpers import protocol, source, start_node, target, target_db_url  # noqa: F401 (fixtures)
 
 
-def test_target_down_defers_disables_and_resumes_after_re_enable(source, target, tmp_path):
+def test_target_down_defers_disables_and_resumes_after_re_enable(source, target, tmp_path, protocol):
     populate(source.db, tmp_path / "in", events=3, files_per_event=1, loose_files=0)
     config = configure_export(source.db, target.import_url, model.EventSearch())
     target.stop()
-    exporter = exporter_for(source.db, max_failures_before_disable=3, defer_on_failure_seconds=1,
+    exporter = exporter_for(source.db, protocol=protocol, max_failures_before_disable=3, defer_on_failure_seconds=1,
                             timeout=(2, 5))
     exporter.mark_entities()
 
@@ -97,7 +97,7 @@ _SLOW_EXPORTER = textwrap.dedent("""
 
     run.MultipartEncoder = SlowEncoder
     db = MeteorDatabase(sys.argv[1], sys.argv[2], installation_id=sys.argv[3])
-    run.MeteorExporter(db, claim_lease_seconds=float(sys.argv[4])).run_once()
+    run.MeteorExporter(db, claim_lease_seconds=float(sys.argv[4]), protocol="2015").run_once()
     print("finished", flush=True)
 """)
 
@@ -141,16 +141,17 @@ def test_an_exporter_killed_mid_upload_is_picked_up_after_its_claim_expires(sour
     ("nobody", IMPORT_PASSWORD, None),
     ("viewer", "viewer-secret", ["user", "camera_admin"]),
 ])
-def test_wrong_credentials_fail_and_import_nothing(source, target, tmp_path, user_id, password, roles):
+def test_wrong_credentials_fail_and_import_nothing(source, target, tmp_path, user_id, password, roles, protocol):
     if roles:
         add_import_user(target.db, user_id, password, roles)
     populate(source.db, tmp_path / "in", events=2, files_per_event=1, loose_files=0)
     config = configure_export(source.db, target.import_url, model.EventSearch(), user_id=user_id,
                               password=password)
 
-    summary = exporter_for(source.db).run_once()
+    summary = exporter_for(source.db, protocol=protocol).run_once()
 
-    assert (summary.complete, summary.failed) == (0, 1)  # the failure defers the other task
+    # 2015: the failure defers the other task; v2: both tasks were in the batch that failed.
+    assert (summary.complete, summary.failed) == (0, 1 if protocol == "2015" else 2)
     assert config_status(source.db, config.config_id)["failure_count"] == 1
     assert all_events(target.db) == [] and all_files(target.db) == []
 
@@ -257,7 +258,7 @@ class _TLSServer(MeteorServer):
         return server
 
 
-def test_https_targets_are_verified(source, target_db_url, tmp_path):
+def test_https_targets_are_verified(source, target_db_url, tmp_path, protocol):
     import ssl
 
     cert, key = _self_signed_certificate(tmp_path)
@@ -271,9 +272,9 @@ def test_https_targets_are_verified(source, target_db_url, tmp_path):
         populate(source.db, tmp_path / "in", events=2, files_per_event=1, loose_files=0)
         url = f"https://127.0.0.1:{server.port}/import"
         untrusted = configure_export(source.db, url, model.EventSearch(), name="untrusted")
-        exporter = exporter_for(source.db)
+        exporter = exporter_for(source.db, protocol=protocol)
         summary = exporter.run_once()
-        assert (summary.complete, summary.failed) == (0, 1)
+        assert (summary.complete, summary.failed) == (0, 1 if protocol == "2015" else 2)
         assert all_events(server.db) == []
 
         source.db.delete_export_configuration(untrusted.config_id)

@@ -11,7 +11,7 @@ from rich.table import Table
 
 import meteorpi_model as model
 from meteorpi_cli._common import (console, data_options, emit_json, format_time, json_option,
-                                  progress, settings, yes_option)
+                                  settings, yes_option)
 from meteorpi_cli.search import build_search, search_filters
 
 
@@ -153,48 +153,55 @@ def status() -> None:
     console().print(table)
 
 
-def mark_enabled(db) -> int:
-    """Queue what every enabled configuration matches; the number of new tasks."""
-    return sum(db.mark_entities_to_export(c) for c in db.get_export_configurations() if c.enabled)
-
-
-def export_due(db, advance=lambda n: None) -> dict[str, int]:
-    """Run export tasks until none is due; how many ended in each state."""
-    try:
-        from meteorpi_fdb.exporter import MeteorExporter
-    except ImportError as e:
-        raise click.ClickException(f"the exporter is not available: {e}") from e
-    exporter = MeteorExporter(db)
-    outcomes: Counter[str] = Counter()
-    try:
-        while (result := exporter.handle_next_export()) is not None:
-            outcomes[result.state] += 1
-            advance(1)
-    finally:
-        exporter.close()
-    return dict(outcomes)
-
-
 @export.command("run")
 @data_options
 @json_option
-def run() -> None:
-    """Export once: queue what the enabled configurations match, then send everything due.
+@click.option("--until", "until", help="Stop by this deadline: HH:MM (local) or an ISO date-time; "
+              "an upload in flight stops there and resumes next time.")
+def run(until: str | None) -> None:
+    """Export once: queue what the enabled configurations match, then send everything due
+    (in v2 batches to targets that speak v2; see ``export settings``).
 
     A failing target has its tasks deferred (see SPEC section 8), so a run always ends.
-    Exit code 1 when any export failed.
+    Configurations outside their upload window wait for a later run. Exit code 1 when any
+    export failed.
     """
+    from meteorpi_cli.export_v2 import RunProgress, parse_deadline
+    from meteorpi_fdb.exporter import MeteorExporter
+
     config = settings()
     db = config.open_db()
-    marked = mark_enabled(db)
-    due = sum(r["pending"] for r in db.export_status() if r["enabled"])
-    with progress() as bar:
-        task = bar.add_task("Exporting", total=due)
-        outcomes = export_due(db, lambda n: bar.advance(task, n))
+    deadline = parse_deadline(until) if until else None
+    exporter = MeteorExporter(db)
+    outcomes: Counter[str] = Counter()
+    try:
+        marked = exporter.mark_entities()
+        backlog = db.export_backlog()
+        with RunProgress(backlog["entities"], backlog["bytes"]) as shown:
+            def done(state) -> None:
+                outcomes[state.state] += 1
+                shown.on_state(state)
+
+            summary = exporter.run_once(progress=done, deadline=deadline, on_bytes=shown.on_bytes)
+    finally:
+        exporter.close()
+    summary.marked += marked
     if config.json:
-        emit_json({"marked": marked, "outcomes": outcomes})
+        emit_json({"marked": summary.marked, "outcomes": dict(outcomes)})
     else:
-        done = ", ".join(f"{v} {k}" for k, v in sorted(outcomes.items())) or "nothing to do"
-        click.echo(f"Queued {marked} new tasks; exported: {done}")
+        done_text = ", ".join(f"{v} {k}" for k, v in sorted(outcomes.items())) or "nothing to do"
+        rate = summary.bytes_sent / summary.seconds / 1e6 if summary.seconds else 0.0
+        click.echo(f"Queued {summary.marked} new tasks; exported: {done_text} "
+                   f"({summary.bytes_sent:,} bytes in {summary.requests} requests, "
+                   f"{summary.seconds:.1f} s, {rate:.1f} MB/s)")
     if any(state != "complete" for state in outcomes):
         click.get_current_context().exit(1)
+
+
+def _register_v2() -> None:
+    from meteorpi_cli import export_v2
+
+    export_v2.register(export, find_config)
+
+
+_register_v2()

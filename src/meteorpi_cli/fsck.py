@@ -54,34 +54,60 @@ def _check_content(path: str, record: model.FileRecord) -> dict[str, str] | None
     return None
 
 
-def find_orphans(db) -> dict[str, list[str]]:
-    """Names in the store no record accounts for: ``orphans`` (content without a row),
-    ``temporaries`` (left-over partial writes) and ``foreign`` (anything else)."""
+def find_orphans(db) -> dict[str, Any]:
+    """What no record accounts for: ``orphans`` (content without a row, as data-layer
+    ``Orphan`` values), ``temporaries`` (left-over partial writes), ``foreign`` (anything else
+    in the store) and ``staging`` (left-over ``.register-*`` directories beside the store)."""
     from meteorpi_fdb.file_store import TEMPORARY_PREFIX
 
-    found = db.check_file_store()
-    strays = found["strays"]
+    strays = db.check_file_store()["strays"]
     return {
-        "orphans": [file_id.hex for file_id in found["orphans"]],
+        "orphans": db.find_orphans(),
         "temporaries": [name for name in strays if name.startswith(TEMPORARY_PREFIX)],
         "foreign": [name for name in strays if not name.startswith(TEMPORARY_PREFIX)],
+        "staging": db.find_staging_directories(),
     }
 
 
-def repair(db, orphans: dict[str, list[str]], grace_seconds: float) -> list[str]:
-    """Delete orphan content and temporaries older than ``grace_seconds``; the names removed.
+def restore(db, found: dict[str, Any], directory: str) -> dict[str, str]:
+    """Copy every orphan that is the only copy of its content out to ``directory``;
+    ``{file id hex: restored path}``."""
+    return {orphan.file_id.hex: db.restore_orphan(orphan, directory)
+            for orphan in found["orphans"] if orphan.only_copy}
+
+
+def repair(db, found: dict[str, Any], restored: dict[str, str], grace_seconds: float) -> list[str]:
+    """Delete, when older than ``grace_seconds``: temporaries, orphans that are not the only
+    copy of their content (a registered file has the same bytes, or it was just restored) and
+    staging directories holding nothing of value. Returns the names removed.
 
     The grace period spares files a running registration or import is about to commit.
     """
     removed = []
     oldest = time.time() - grace_seconds
-    for name in orphans["orphans"] + orphans["temporaries"]:
+    for name in found["temporaries"]:
         path = os.path.join(db.file_store_path, name)
         try:
             if os.path.getmtime(path) <= oldest:
                 os.remove(path)
                 removed.append(name)
         except FileNotFoundError:
+            continue
+    for orphan in found["orphans"]:
+        if orphan.mtime > oldest or (orphan.only_copy and orphan.file_id.hex not in restored):
+            continue
+        try:
+            db.remove_orphan(orphan, restored.get(orphan.file_id.hex))
+            removed.append(orphan.file_id.hex)
+        except (ValueError, FileNotFoundError):
+            continue  # committed or changed meanwhile: leave it
+    for staging in found["staging"]:
+        if staging.unregistered or os.path.getmtime(staging.path) > oldest:
+            continue
+        try:
+            db.remove_staging_directory(staging)
+            removed.append(os.path.basename(staging.path))
+        except (ValueError, OSError):
             continue
     return removed
 
@@ -90,13 +116,18 @@ def repair(db, orphans: dict[str, list[str]], grace_seconds: float) -> list[str]
 @data_options
 @json_option
 @click.option("--repair", "do_repair", is_flag=True,
-              help="Delete orphan content and left-over temporary files (nothing else).")
+              help="Delete left-over temporary files, orphan content that is not the only copy of "
+                   "its bytes, and empty .register-* directories (nothing else).")
+@click.option("--restore", "restore_dir", type=click.Path(file_okay=False),
+              help="Copy orphan content that is the only copy of its bytes out to this directory "
+                   "(as <file id>); with --repair it then leaves the store.")
 @click.option("--grace", default=DEFAULT_GRACE_SECONDS, show_default=True, type=click.IntRange(0),
               help="With --repair, only delete files older than this many seconds.")
-def fsck(do_repair: bool, grace: int) -> None:
+def fsck(do_repair: bool, restore_dir: str | None, grace: int) -> None:
     """Check every stored file against its record's size and MD5, and list orphans.
 
-    Exit code 1 when any problem remains.
+    Orphan content that is the only copy of its bytes is never deleted: --restore copies it
+    out first. Exit code 1 when any problem remains.
     """
     config = settings()
     db = config.open_db()
@@ -104,21 +135,28 @@ def fsck(do_repair: bool, grace: int) -> None:
     with progress() as bar:
         task = bar.add_task("Checking files", total=total)
         checked, problems = check_records(db, lambda n: bar.advance(task, n))
-    orphans = find_orphans(db)
-    removed = repair(db, orphans, grace) if do_repair else []
-    for key in ("orphans", "temporaries"):
-        orphans[key] = [name for name in orphans[key] if name not in removed]
-    remaining = len(problems) + sum(len(names) for names in orphans.values())
+    found = find_orphans(db)
+    restored = restore(db, found, restore_dir) if restore_dir else {}
+    removed = repair(db, found, restored, grace) if do_repair else []
+    report = {
+        "orphans": [o.file_id.hex for o in found["orphans"] if o.file_id.hex not in removed],
+        "only_copies": [o.file_id.hex for o in found["orphans"] if o.only_copy and o.file_id.hex not in removed],
+        "temporaries": [name for name in found["temporaries"] if name not in removed],
+        "foreign": found["foreign"],
+        "staging": [{"path": s.path, "entries": s.entries, "unregistered": s.unregistered}
+                    for s in found["staging"] if os.path.basename(s.path) not in removed],
+    }
+    remaining = len(problems) + sum(len(report[key]) for key in ("orphans", "temporaries", "foreign", "staging"))
     if config.json:
-        emit_json({"checked": checked, "problems": problems, **orphans, "removed": removed})
+        emit_json({"checked": checked, "problems": problems, **report, "restored": restored, "removed": removed})
     else:
-        _report(checked, problems, orphans, removed)
+        _report(checked, problems, report, restored, removed)
     if remaining:
         click.get_current_context().exit(1)
 
 
-def _report(checked: int, problems: list[dict[str, Any]], orphans: dict[str, list[str]],
-            removed: list[str]) -> None:
+def _report(checked: int, problems: list[dict[str, Any]], report: dict[str, Any],
+            restored: dict[str, str], removed: list[str]) -> None:
     out = console()
     out.print(f"Checked {checked} files: {len(problems)} with problems")
     if problems:
@@ -129,7 +167,16 @@ def _report(checked: int, problems: list[dict[str, Any]], orphans: dict[str, lis
     for key, label in (("orphans", "orphan content (no record)"),
                        ("temporaries", "left-over temporary files"),
                        ("foreign", "foreign files (left alone)")):
-        if orphans[key]:
-            out.print(f"{len(orphans[key])} {label}: {', '.join(orphans[key])}")
+        if report[key]:
+            out.print(f"{len(report[key])} {label}: {', '.join(report[key])}")
+    if report["only_copies"]:
+        out.print(f"{len(report['only_copies'])} of the orphans are the only copy of their content and "
+                  f"are never deleted: copy them out with --restore DIR (then --repair may remove them)")
+    for staging in report["staging"]:
+        held = (f"{len(staging['unregistered'])} unregistered files (left alone)" if staging["unregistered"]
+                else "nothing of value (--repair removes it)")
+        out.print(f"left-over registration directory {staging['path']}: {staging['entries']} entries, {held}")
+    if restored:
+        out.print(f"Restored {len(restored)} to: {', '.join(restored.values())}")
     if removed:
         out.print(f"Removed {len(removed)}: {', '.join(removed)}")

@@ -45,6 +45,7 @@ _TOP_KEYS = {"camera_id", "files", "events"}
 
 @dataclass
 class ManifestFile:
+    where: str
     path: Path
     mime_type: str
     semantic_type: model.NSString
@@ -56,6 +57,7 @@ class ManifestFile:
 
 @dataclass
 class ManifestEvent:
+    where: str
     time: datetime
     event_type: model.NSString
     camera_id: str | None
@@ -73,19 +75,24 @@ class Manifest:
         return self.files + [f for e in self.events for f in e.files]
 
 
-def load_manifest(path: str | os.PathLike, default_camera: str | None = None) -> Manifest:
-    """Read and check a JSON or YAML manifest; file paths are relative to its directory."""
+def load_manifest(path: str | os.PathLike, default_camera: str | None = None,
+                  require_files: bool = True) -> Manifest:
+    """Read and check a JSON or YAML manifest; file paths are relative to its directory.
+
+    ``require_files=False`` lets listed files be missing (a re-run in move mode: an interrupted
+    run may have moved them into the store already; registration decides)."""
     data = read_structured_file(path)
-    return parse_manifest(data, Path(path).resolve().parent, default_camera)
+    return parse_manifest(data, Path(path).resolve().parent, default_camera, require_files)
 
 
-def parse_manifest(data: Any, base_dir: Path, default_camera: str | None = None) -> Manifest:
+def parse_manifest(data: Any, base_dir: Path, default_camera: str | None = None,
+                   require_files: bool = True) -> Manifest:
     """Check a manifest's parsed content; ``ValueError`` naming the entry on any problem."""
     _check_mapping(data, "manifest", _TOP_KEYS, required=())
     camera = _camera(data.get("camera_id", default_camera), "manifest")
-    files = [_file(entry, f"files[{i}]", base_dir, camera, None)
+    files = [_file(entry, f"files[{i}]", base_dir, camera, None, require_files)
              for i, entry in enumerate(_list(data.get("files"), "files"))]
-    events = [_event(entry, f"events[{i}]", base_dir, camera)
+    events = [_event(entry, f"events[{i}]", base_dir, camera, require_files)
               for i, entry in enumerate(_list(data.get("events"), "events"))]
     manifest = Manifest(files, events)
     if not files and not events:
@@ -98,25 +105,25 @@ def parse_manifest(data: Any, base_dir: Path, default_camera: str | None = None)
     return manifest
 
 
-def _event(entry: Any, where: str, base_dir: Path, camera: str | None) -> ManifestEvent:
+def _event(entry: Any, where: str, base_dir: Path, camera: str | None, require_files: bool) -> ManifestEvent:
     _check_mapping(entry, where, _EVENT_KEYS, required=("time",))
     time = _time(entry["time"], f"{where}.time")
     event_type = _ns(entry.get("type", DEFAULT_EVENT_TYPE), f"{where}.type")
     event_camera = _camera(entry.get("camera_id", camera), where)
-    files = [_file(item, f"{where}.files[{i}]", base_dir, event_camera, time)
+    files = [_file(item, f"{where}.files[{i}]", base_dir, event_camera, time, require_files)
              for i, item in enumerate(_list(entry.get("files"), f"{where}.files"))]
-    return ManifestEvent(time, event_type, event_camera, _meta(entry.get("meta"), f"{where}.meta"),
+    return ManifestEvent(where, time, event_type, event_camera, _meta(entry.get("meta"), f"{where}.meta"),
                          files)
 
 
 def _file(entry: Any, where: str, base_dir: Path, camera: str | None,
-          default_time: datetime | None) -> ManifestFile:
+          default_time: datetime | None, require_file: bool = True) -> ManifestFile:
     required = ("path", "semantic_type") + (("time",) if default_time is None else ())
     _check_mapping(entry, where, _FILE_KEYS, required=required)
     if not isinstance(entry["path"], str) or not entry["path"]:
         raise ValueError(f"{where}.path must be a file path")
     path = (base_dir / entry["path"]).resolve()
-    if not path.is_file():
+    if not path.is_file() and (require_file or path.exists()):
         raise ValueError(f"{where}.path: no such file {path}")
     time = _time(entry["time"], f"{where}.time") if "time" in entry else default_time
     mime_type = entry.get("mime_type") or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
@@ -125,7 +132,7 @@ def _file(entry: Any, where: str, base_dir: Path, camera: str | None,
         if not isinstance(value, str) or not value or len(value) > model.MAX_STRING_LENGTH:
             raise ValueError(f"{where}.{key} must be a string of 1 to "
                              f"{model.MAX_STRING_LENGTH} characters")
-    return ManifestFile(path, mime_type, _ns(entry["semantic_type"], f"{where}.semantic_type"),
+    return ManifestFile(where, path, mime_type, _ns(entry["semantic_type"], f"{where}.semantic_type"),
                         time, name, _camera(entry.get("camera_id", camera), where),
                         _meta(entry.get("meta"), f"{where}.meta"))
 

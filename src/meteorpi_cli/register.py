@@ -1,17 +1,43 @@
-"""``meteorpi register``: ingest files and events listed in a manifest (see ``manifest``)."""
+"""``meteorpi register``: ingest files and events listed in a manifest (see ``manifest``).
+
+Registration goes through the data layer's batch write path (``MeteorDatabase.batch()``): an
+event commits with its files or not at all, a moved source is removed only after its row
+commits, and what is registered already is skipped, so an interrupted run (even ``kill -9``)
+is finished by running the same command again.
+"""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import uuid
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import click
 
 from meteorpi_cli._common import data_options, emit_json, json_option, progress, settings
-from meteorpi_cli.manifest import Manifest, ManifestFile, load_manifest
+from meteorpi_cli.manifest import Manifest, ManifestEvent, ManifestFile, load_manifest
+from meteorpi_fdb import DUPLICATE, FAILED, REGISTERED
+
+DEFAULT_BATCH_SIZE = 200
+
+
+@dataclass
+class RegisterResult:
+    """What a registration did: entities stored or found (in manifest order), the count of
+    each outcome (over the manifest's stand-alone files and events) and each failure."""
+
+    files: list = field(default_factory=list)
+    events: list = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: {REGISTERED: 0, DUPLICATE: 0, FAILED: 0})
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"{self.counts[REGISTERED]} registered, {self.counts[DUPLICATE]} already registered, "
+                f"{self.counts[FAILED]} failed")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"files": self.files, "events": self.events, "registered": self.counts[REGISTERED],
+                "already_registered": self.counts[DUPLICATE], "failed": self.counts[FAILED],
+                "errors": self.errors}
 
 
 def check_statuses(db, manifest: Manifest) -> None:
@@ -23,38 +49,36 @@ def check_statuses(db, manifest: Manifest) -> None:
                              f"(set one with 'meteorpi camera set')")
 
 
-def register_manifest(db, manifest: Manifest, copy: bool, advance=lambda n: None) -> dict[str, Any]:
-    """Register the manifest's files, then its events; ``{"files": [...], "events": [...]}``.
-
-    Files are moved into the store, or with ``copy`` copied first (originals stay).
-    """
-    staging = Path(tempfile.mkdtemp(prefix=".register-", dir=Path(db.file_store_path).parent)) if copy else None
-    try:
-        files = [_register_file(db, item, staging) for item in _advancing(manifest.files, advance)]
-        events = []
-        for event in _advancing(manifest.events, advance):
-            records = [_register_file(db, item, staging) for item in event.files]
-            events.append(db.register_event(event.camera_id or db.installation_id, event.time,
-                                            event.event_type, records, event.meta))
-    finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-    return {"files": files, "events": events}
-
-
-def _advancing(items: list, advance):
-    for item in items:
-        yield item
-        advance(1)
+def register_manifest(db, manifest: Manifest, copy: bool, advance: Callable[[int], None] = lambda n: None,
+                      allow_duplicates: bool = False, batch_size: int = DEFAULT_BATCH_SIZE) -> RegisterResult:
+    """Register the manifest's stand-alone files and events, ``batch_size`` entries per batch
+    (one transaction each). Files are moved into the store, or with ``copy`` copied."""
+    result = RegisterResult()
+    entries: list[ManifestFile | ManifestEvent] = [*manifest.files, *manifest.events]
+    for start in range(0, len(entries), batch_size):
+        chunk = entries[start : start + batch_size]
+        with db.batch(allow_duplicates=allow_duplicates, copy=copy) as batch:
+            items = [_add(db, batch, entry) for entry in chunk]
+        for entry, item in zip(chunk, items):
+            result.counts[item.outcome] += 1
+            if item.outcome == FAILED:
+                result.errors.append({"entry": entry.where, "message": item.error})
+            else:
+                (result.events if isinstance(entry, ManifestEvent) else result.files).append(item.entity)
+        advance(len(chunk))
+    return result
 
 
-def _register_file(db, item: ManifestFile, staging: Path | None):
-    source = item.path
-    if staging is not None:
-        source = staging / uuid.uuid4().hex
-        shutil.copyfile(item.path, source)
-    return db.register_file(str(source), item.mime_type, item.semantic_type, item.time, item.meta,
-                            camera_id=item.camera_id or db.installation_id, file_name=item.file_name)
+def _add(db, batch, entry: ManifestFile | ManifestEvent):
+    if isinstance(entry, ManifestFile):
+        return _add_file(db, batch, entry)
+    files = [_add_file(db, batch, item) for item in entry.files]
+    return batch.add_event(entry.camera_id or db.installation_id, entry.time, entry.event_type, files, entry.meta)
+
+
+def _add_file(db, batch, item: ManifestFile):
+    return batch.add_file(str(item.path), item.mime_type, item.semantic_type, item.time, item.meta,
+                          camera_id=item.camera_id or db.installation_id, file_name=item.file_name)
 
 
 @click.command()
@@ -64,22 +88,37 @@ def _register_file(db, item: ManifestFile, staging: Path | None):
 @click.option("--camera", "camera_id", help="Default camera id [default: the manifest's, "
                                             "else this node's installation id].")
 @click.option("--copy", is_flag=True, help="Copy the files into the store (default: move them).")
-def register(manifest_path: str, camera_id: str | None, copy: bool) -> None:
+@click.option("--allow-duplicates", is_flag=True,
+              help="Register entries again even when they are registered already "
+                   "(same camera, time, type and MD5s).")
+@click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True, type=click.IntRange(1),
+              help="Manifest entries (stand-alone files or events) committed per transaction.")
+def register(manifest_path: str, camera_id: str | None, copy: bool, allow_duplicates: bool,
+             batch_size: int) -> None:
     """Register the files and events listed in MANIFEST (JSON or YAML).
 
     The whole manifest is checked first (fields, times, files, camera statuses); nothing is
-    registered unless all of it is valid. The format is described in docs/cli.md.
+    registered unless all of it is valid. Each event commits with its files, and a moved file
+    leaves its source only once committed; entries registered already are skipped, so running
+    the same command again finishes an interrupted run. The format is in docs/cli.md.
+    Exit code 1 when any entry failed.
     """
     config = settings()
-    manifest = load_manifest(manifest_path, camera_id)
+    # In move mode a listed file may be gone because an interrupted run moved it in already.
+    manifest = load_manifest(manifest_path, camera_id, require_files=copy or allow_duplicates)
     db = config.open_db(create=True)
     check_statuses(db, manifest)
     with progress() as bar:
         task = bar.add_task("Registering", total=len(manifest.files) + len(manifest.events))
-        result = register_manifest(db, manifest, copy, lambda n: bar.advance(task, n))
+        result = register_manifest(db, manifest, copy, lambda n: bar.advance(task, n),
+                                   allow_duplicates=allow_duplicates, batch_size=batch_size)
     if config.json:
-        emit_json(result)
+        emit_json(result.as_dict())
     else:
-        linked = sum(len(e.file_records) for e in result["events"])
-        click.echo(f"Registered {len(result['files'])} files and {len(result['events'])} events "
-                   f"(with {linked} files)")
+        linked = sum(len(e.file_records) for e in result.events)
+        click.echo(f"{result.summary()} ({len(result.files)} files and {len(result.events)} events, "
+                   f"with {linked} files)")
+        for error in result.errors:
+            click.echo(f"{error['entry']}: {error['message']}", err=True)
+    if result.errors:
+        click.get_current_context().exit(1)

@@ -1,6 +1,9 @@
-"""``MeteorExporter``: the sending side of replication (SPEC section 8).
+"""``MeteorExporter``: the sending side of replication (SPEC section 8, and protocol v2).
 
-The exporter claims one task at a time from the database's export queue
+Whenever a configuration's target speaks protocol v2 (:mod:`meteorpi_fdb._exporter_v2`, learnt
+from ``GET <target>/capabilities``), the exporter claims a batch of that configuration's tasks
+and sends it in two requests (:meth:`MeteorExporter.handle_next_batch`). Otherwise, and for
+2015 targets, it claims one task at a time from the database's export queue
 (``get_next_entity_to_export``), POSTs the entity to the configuration's ``target_url`` and
 answers whatever the target asks for - a camera status block, a file's content - until the
 target says ``complete`` (the task is marked done), ``failed``, or something the exporter does
@@ -25,7 +28,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -34,7 +37,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from requests_toolbelt import MultipartEncoder
 
 import meteorpi_model as model
+from meteorpi_fdb import _exporter_v2 as v2
 from meteorpi_fdb._export import CLAIM_LEASE_SECONDS
+from meteorpi_fdb._export_settings import PROTOCOLS, ExportSettings
 
 logger = logging.getLogger("meteorpi.db.export")
 
@@ -47,6 +52,10 @@ ROUND_TRIPS_PER_FILE = 4
 MAX_REQUESTS_FOR_SAME_DATA = 2
 #: HTTP statuses by which a target refuses one entity (bad or oversized input), not the exporter.
 REFUSALS = frozenset({400, 413, 422})
+#: Attempts at a v2 batch whose connection breaks (each resumes the one before), and the pause
+#: before the next attempt (times the attempt number), in seconds.
+BATCH_ATTEMPTS = 3
+RESUME_PAUSE_SECONDS = 0.5
 _JOB_ID = "meteorpi-export"
 
 
@@ -94,6 +103,9 @@ class MeteorExporter:
     :param timeout: (connect, read) timeout of every HTTP request, in seconds
     :param max_round_trips: round trips allowed for a task (plus a few per file it carries)
     :param claim_lease_seconds: how long a claimed task stays reserved for this exporter
+    :param protocol: ``auto``, ``2015`` or ``v2`` for every configuration; default None: each
+        configuration's own setting (:class:`~meteorpi_fdb._export_settings.ExportSettings`,
+        ``auto`` unless changed), where ``auto`` means v2 when the target offers it
     :ivar scheduler: the scheduler running the regular export job
     """
 
@@ -135,7 +147,9 @@ class MeteorExporter:
                  max_failures_before_disable: int = 4, defer_on_failure_seconds: float = 1800,
                  scheduler: Any = None, *, timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
                  max_round_trips: int = DEFAULT_MAX_ROUND_TRIPS,
-                 claim_lease_seconds: float = CLAIM_LEASE_SECONDS) -> None:
+                 claim_lease_seconds: float = CLAIM_LEASE_SECONDS, protocol: str | None = None) -> None:
+        if protocol is not None and protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}")
         if max_failures_before_disable < 1:
             raise ValueError("max_failures_before_disable must be at least 1")
         if max_round_trips < 2:
@@ -147,6 +161,9 @@ class MeteorExporter:
         self.timeout = timeout
         self.max_round_trips = max_round_trips
         self.claim_lease_seconds = claim_lease_seconds
+        self.protocol = protocol
+        self.capabilities = v2.Capabilities()
+        self._limiters: dict[uuid.UUID, v2.RateLimiter] = {}
         if scheduler is None:
             scheduler = BackgroundScheduler(daemon=False, job_defaults={
                 "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
@@ -179,31 +196,40 @@ class MeteorExporter:
                                  config.config_id.hex)
         return added
 
-    def run_once(self, progress: Callable[["MeteorExporter.ExportStateCache"], None] | None = None
+    def run_once(self, progress: Callable[["MeteorExporter.ExportStateCache"], None] | None = None,
+                 deadline: datetime | None = None, on_bytes: Callable[[int], None] | None = None
                  ) -> ExportSummary:
-        """Mark every enabled configuration, then export until nothing is due.
+        """Mark every enabled configuration, then export until nothing is due (in v2 batches
+        where the target speaks v2). Configurations outside their upload window are left for
+        later; nothing is started after ``deadline``, and an upload in flight stops there.
 
         :param progress: called with each task's :class:`ExportStateCache` once it is done
+        :param deadline: an aware datetime by which to stop, or None
+        :param on_bytes: called with the number of bytes of each piece of upload sent (v2)
         :returns: an :class:`ExportSummary`
         """
         started = time.monotonic()
         self._clean_configs.clear()
         summary = ExportSummary(marked=self.mark_entities())
         failed_once: set[tuple] = set()
+        skip: set[uuid.UUID] = set()
         while not self._stopping.is_set():
-            state = self.handle_next_export()
-            if state is None:
+            states = self.handle_next_batch(deadline=deadline, skip=skip, on_bytes=on_bytes)
+            if states is None:
                 break
-            _add_to_summary(summary, state)
-            if state.config_disabled:
-                summary.disabled.append(state.config_id)
-            if progress is not None:
-                progress(state)
-            if state.state != "complete":
-                key = (state.config_id, state.entity_id)
-                if key in failed_once:
-                    break  # failures are not being deferred (defer_on_failure_seconds=0)
-                failed_once.add(key)
+            repeated = False
+            for state in states:
+                _add_to_summary(summary, state)
+                if state.config_disabled:
+                    summary.disabled.append(state.config_id)
+                if progress is not None:
+                    progress(state)
+                if state.state != "complete":
+                    key = (state.config_id, state.entity_id)
+                    repeated |= key in failed_once
+                    failed_once.add(key)
+            if repeated:
+                break  # failures are not being deferred (defer_on_failure_seconds=0)
         summary.seconds = time.monotonic() - started
         return summary
 
@@ -249,10 +275,12 @@ class MeteorExporter:
                 handled = 0
                 self._clean_configs.clear()
                 self.mark_entities()
-                while self._active() and self.handle_next_export() is not None:
-                    handled += 1
+                skip: set[uuid.UUID] = set()
+                while self._active() and (states := self.handle_next_batch(skip=skip)) is not None:
+                    handled += len(states)
                 if handled == 0:
                     break
+            self.verify_due()
         except Exception:
             logger.exception("export round failed")
 
@@ -260,14 +288,176 @@ class MeteorExporter:
 
     def handle_next_export(self) -> "MeteorExporter.ExportStateCache | None":
         """Claim the next due task and see it through to ``complete``, ``failed`` or
-        ``confused`` (answering the target's requests for status blocks and content on the way).
+        ``confused`` (answering the target's requests for status blocks and content on the way;
+        as a v2 batch of one when the target speaks v2).
 
         :returns: None if no task was due, else the task's :class:`ExportStateCache`
         """
         task = self.db.get_next_entity_to_export(lease_seconds=self.claim_lease_seconds)
         if task is None:
             return None
+        settings = self.db.get_export_settings(task.config_id)
+        if self._speaks_v2(task, settings):
+            states = self._export_batch([task], settings, lambda: True, None)
+            if states:
+                return states[0]
+            task = self.db.get_next_entity_to_export(lease_seconds=self.claim_lease_seconds)
+            if task is None:
+                return None
+        return self._handle_task(task)
+
+    def handle_next_batch(self, deadline: datetime | None = None, skip: set[uuid.UUID] | None = None,
+                          on_bytes: Callable[[int], None] | None = None,
+                          ) -> "list[MeteorExporter.ExportStateCache] | None":
+        """Claim and export the next batch of due tasks of one configuration: a v2 batch when
+        its target speaks v2, else one task over the 2015 protocol.
+
+        Configurations outside their upload window, or in ``skip``, are passed over; so is
+        everything once ``deadline`` has passed. A configuration whose upload was stopped by its
+        window or the deadline is added to ``skip``.
+
+        :returns: None when nothing (eligible) is due, else the states of the batch's tasks
+            (possibly empty when another exporter claimed them first)
+        """
+        skip = set() if skip is None else skip
+        now = model.now()
+        if deadline is not None and now >= deadline:
+            return None
+        for config_id in self.db.due_export_configs():
+            if config_id in skip:
+                continue
+            try:
+                settings = self.db.get_export_settings(config_id)
+            except ValueError:
+                continue  # deleted meanwhile
+            if not settings.in_window(now):
+                skip.add(config_id)
+                continue
+
+            def keep_going() -> bool:
+                moment = model.now()
+                return not self._stopping.is_set() and settings.in_window(moment) and (
+                    deadline is None or moment < deadline)
+
+            config = self.db.get_export_configuration(config_id)
+            if config is not None and self._speaks_v2(config, settings):
+                tasks = self.db.claim_export_batch(config_id, settings.batch_entities, settings.batch_bytes,
+                                                   lease_seconds=self.claim_lease_seconds)
+                states = self._export_batch(tasks, settings, keep_going, on_bytes)
+                if states is None:
+                    skip.add(config_id)
+                    return []
+                return states
+            tasks = self.db.claim_export_batch(config_id, 1, 1, lease_seconds=self.claim_lease_seconds)
+            return [self._handle_task(task) for task in tasks]
+        return None
+
+    def _speaks_v2(self, config_or_task: Any, settings: ExportSettings) -> bool:
+        """Whether to use v2 for this configuration (asking its target when ``auto``)."""
+        protocol = self.protocol or settings.protocol
+        if protocol == "2015":
+            return False
+        if protocol == "v2":
+            return True
+        if isinstance(config_or_task, model.ExportConfiguration):
+            url, user, password = config_or_task.target_url, config_or_task.user_id, config_or_task.password
+        else:
+            url, user, password = config_or_task.target_url, config_or_task.target_user, config_or_task.target_password
+        try:
+            return self.capabilities.speaks_v2(self._session(url), url, (user, password or ""),
+                                               config_or_task.ca_bundle or self._default_verify(), self.timeout)
+        except v2.BatchFailed:
+            return False  # the 2015 exchange reports the failure with its usual message
+
+    def _export_batch(self, tasks: list, settings: ExportSettings, keep_going: Callable[[], bool],
+                      on_bytes: Callable[[int], None] | None) -> "list[MeteorExporter.ExportStateCache] | None":
+        """Send claimed tasks as one v2 batch and record the outcomes; None if the upload was
+        stopped by the window or deadline (the tasks are released)."""
+        if not tasks:
+            return []
+        config_id = tasks[0].config_id
+        limiter = self._limiters.get(config_id)
+        if limiter is None or limiter.rate != settings.bwlimit:
+            limiter = self._limiters[config_id] = v2.RateLimiter(settings.bwlimit)
+        failure: str | None = None
+        requests_made = bytes_made = 0
+        for attempt in range(1, BATCH_ATTEMPTS + 1):
+            batch = v2.V2Batch(self, tasks, settings, limiter, keep_going, on_bytes or (lambda n: None))
+            try:
+                result = batch.run()
+                break
+            except v2.Interrupted:
+                self.db.defer_export_task_list(tasks, 0)
+                logger.info("upload to %s stopped by its window or deadline", tasks[0].target_url)
+                return None
+            except v2.ProtocolGone as error:
+                self.capabilities.forget(tasks[0].target_url.rstrip("/"), tasks[0].target_user)
+                self.db.defer_export_task_list(tasks, 0)
+                logger.warning("the target no longer offers protocol v2 (%s); falling back to 2015", error)
+                return []
+            except v2.BatchFailed as error:
+                result, failure = batch.result, str(error)
+                if not error.retryable or attempt == BATCH_ATTEMPTS or not keep_going():
+                    break
+                # A broken connection: the next attempt's manifest finds what already arrived.
+                logger.info("batch to %s broken off (%s); resuming", tasks[0].target_url, error)
+                requests_made += batch.result.requests
+                bytes_made += batch.result.bytes_sent
+                failure = None
+                time.sleep(RESUME_PAUSE_SECONDS * attempt)
+            except Exception as error:
+                logger.exception("export batch to %s failed", tasks[0].target_url)
+                result, failure = batch.result, f"{type(error).__name__}: {error}"
+                break
+        result.requests += requests_made
+        states = []
+        for task in tasks:
+            state = self.ExportStateCache(task)
+            state.state, state.message, state.bytes_sent = result.outcomes.get(
+                (task.entity_type, task.entity_id), ("failed", failure or "no answer for this entity", 0))
+            states.append(state)
+        states[0].round_trips = result.requests + self.capabilities.take_requests()
+        carried = sum(s.bytes_sent for s in states)
+        states[0].bytes_sent += bytes_made + max(0, result.bytes_sent - carried)
+        with self._counter_lock:
+            self.requests_sent += states[0].round_trips
+        self._record_batch_outcome(states)
+        for state in states:
+            state.export_task = None
+        return states
+
+    def _record_batch_outcome(self, states: "list[MeteorExporter.ExportStateCache]") -> None:
+        """Complete the batch's completed tasks in one transaction; count one failure for the
+        rest (deferring the configuration's tasks, maybe disabling it), as a 2015 failure does."""
+        config_id = states[0].config_id
+        complete = [s.export_task for s in states if s.state == "complete"]
+        failed = [s for s in states if s.state != "complete"]
+        try:
+            if complete:
+                self.db.complete_export_tasks(complete)
+                if config_id not in self._clean_configs and not failed:
+                    self.db.reset_export_failures(config_id)
+                    self._clean_configs.add(config_id)
+            if not failed:
+                return
+            self._clean_configs.discard(config_id)
+            for state in failed[:5]:
+                logger.warning("export of %s %s to configuration %s %s: %s", state.entity_type,
+                               state.entity_id.hex, config_id.hex, state.state, state.message)
+            failures = self.db.record_export_failure(config_id)
+            self.db.defer_export_tasks(config_id, self.defer_on_failure_seconds)
+            self.db.defer_export_task_list([s.export_task for s in failed], self.defer_on_failure_seconds)
+            if failures >= self.max_failures_before_disable:
+                self.db.set_export_configuration_enabled(config_id, False)
+                failed[0].config_disabled = True
+                logger.warning("export configuration %s disabled after %d failures", config_id.hex, failures)
+        except Exception:
+            logger.exception("could not record the outcome of a batch for configuration %s", config_id.hex)
+
+    def _handle_task(self, task: Any) -> "MeteorExporter.ExportStateCache":
+        """One task over the 2015 protocol, to its outcome."""
         state = self.ExportStateCache(task)
+        state.round_trips = self.capabilities.take_requests()
         try:
             state.state = self._export(state)
         except _Refused as error:
@@ -284,6 +474,35 @@ class MeteorExporter:
         self._record_outcome(state)
         state.export_task = None
         return state
+
+    # --- verification ------------------------------------------------------------------
+
+    def verify(self, config_id: uuid.UUID | str) -> "v2.VerifyReport":
+        """Compare what a configuration has completed with what its (v2) target holds and
+        re-queue what it lacks (``meteorpi export verify``). ValueError for a 2015 target."""
+        config = self.db.get_export_configuration(config_id)
+        if config is None:
+            raise ValueError(f"no export configuration with config_id {config_id}")
+        return v2.verify(self, config)
+
+    def verify_due(self) -> list["v2.VerifyReport"]:
+        """Verify every enabled configuration whose ``verify_hours`` have passed since its last
+        verification (run by the scheduled rounds)."""
+        reports = []
+        for config in self.db.get_export_configurations():
+            if not config.enabled:
+                continue
+            settings = self.db.get_export_settings(config.config_id)
+            if settings.verify_hours is None:
+                continue
+            last = settings.last_verified
+            if last is not None and model.now() - last < timedelta(hours=settings.verify_hours):
+                continue
+            try:
+                reports.append(self.verify(config.config_id))
+            except (ValueError, v2.BatchFailed, v2.ProtocolGone) as error:
+                logger.warning("verification of export configuration %s failed: %s", config.config_id.hex, error)
+        return reports
 
     def _export(self, state: "MeteorExporter.ExportStateCache") -> str:
         task = state.export_task
@@ -340,6 +559,13 @@ class MeteorExporter:
             session.proxies.update(requests.utils.get_environ_proxies(target_url))
         return session
 
+    def _verify_for(self, task: Any) -> bool | str:
+        return task.ca_bundle or self._default_verify()
+
+    @staticmethod
+    def _default_verify() -> bool | str:
+        return _default_ca_bundle() or True
+
     def close(self) -> None:
         """Close this thread's HTTP sessions."""
         for session in getattr(self._sessions, "by_target", {}).values():
@@ -365,7 +591,7 @@ class _Conversation:
         records = entity.file_records if task.entity_type == "event" else [entity]
         self.files = {record.file_id: record for record in records}
         self.status_ids = {entity.status_id} | {record.status_id for record in records}
-        self.budget = exporter.max_round_trips + ROUND_TRIPS_PER_FILE * len(self.files)
+        self.budget = exporter.max_round_trips + ROUND_TRIPS_PER_FILE * len(self.files) + state.round_trips
         self.asked: Counter = Counter()
         self.claimed_at = time.monotonic()
 

@@ -3,6 +3,7 @@ anything is written, and every failure is a ``ValueError`` naming the field."""
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from typing import Any, Iterable
@@ -60,6 +61,23 @@ def checked_source(file_path: Any, store_root: str) -> str:
     if os.path.dirname(os.path.realpath(source)) == os.path.realpath(store_root):
         raise ValueError("file_path must not be inside the file store")
     return source
+
+
+def checked_source_path(file_path: Any, store_root: str | None) -> str:
+    """An absolute source path, which need not exist yet (a batch checks at commit); never a
+    name directly inside the file store (``store_root``), whose files are content."""
+    if not isinstance(file_path, (str, os.PathLike)) or not os.fspath(file_path):
+        raise ValueError("file_path must be a path to a file")
+    source = os.path.abspath(os.fspath(file_path))
+    if store_root is not None and os.path.dirname(os.path.realpath(source)) == _real_path(store_root):
+        raise ValueError("file_path must not be inside the file store")
+    return source
+
+
+@functools.lru_cache(maxsize=16)
+def _real_path(path: str) -> str:
+    """The store's real path, resolved once (a batch checks thousands of sources against it)."""
+    return os.path.realpath(path)
 
 
 def checked_imported_file(record: Any, field: str) -> model.FileRecord:

@@ -34,13 +34,6 @@ def status_in_force(connection: Connection, camera_id: str, time_ms: int) -> Row
     return connection.execute(_STATUS_IN_FORCE, {"camera_id": camera_id, "time_ms": time_ms}).first()
 
 
-def require_status(connection: Connection, camera_id: str, time_ms: int, time: datetime) -> Row:
-    status = status_in_force(connection, camera_id, time_ms)
-    if status is None:
-        raise ValueError(f"no camera status in force for camera {camera_id} at {time.isoformat()}")
-    return status
-
-
 def check_imported_status(connection: Connection, what: str, camera_id: str, time: datetime,
                           status_id: uuid.UUID) -> int:
     """The internal id of ``status_id``, which must be the camera's status in force at ``time``."""

@@ -50,26 +50,17 @@ class RecordsMixin:
         """Move ``file_path`` into the file store and record it; return the stored FileRecord.
 
         The camera (default: this installation) must have a status in force at ``file_time``.
-        If the database write fails the file is put back where it was.
+        The source is removed only after the row commits: if the write fails or the process
+        dies first, it is still where it was. A batch of one (see ``batch()``).
         """
-        record = checks.new_file_record(
-            camera_id if camera_id is not None else self.installation_id,
-            mime_type, semantic_type, file_time, file_metas, file_name,
-        )
-        source = checks.checked_source(file_path, self.file_store.root)
-        time_ms = model.utc_datetime_to_milliseconds(record.file_time)
-        with self.connection() as connection:
-            rows.require_status(connection, record.camera_id, time_ms, record.file_time)
-        record.file_id = uuid.uuid4()
-        with self.file_store.adding(record.file_id, source) as stored:
-            record.file_size, record.md5 = stored.size, stored.md5
-            with self.transaction() as connection:
-                status = rows.require_status(connection, record.camera_id, time_ms, record.file_time)
-                record.status_id = uuid.UUID(hex=status.statusid)
-                rows.insert_file(connection, record, status.internalid)
-        self.generators.cache_clear("file")
-        logger.debug("Registered file %s for camera %s", record.file_id.hex, record.camera_id)
-        return record
+        checks.checked_source(file_path, self.file_store.root)
+        with self.batch(allow_duplicates=True) as batch:
+            item = batch.add_file(file_path, mime_type, semantic_type, file_time, file_metas,
+                                  camera_id=camera_id, file_name=file_name)
+        if item.exception is not None:
+            raise item.exception
+        logger.debug("Registered file %s for camera %s", item.entity.file_id.hex, item.entity.camera_id)
+        return item.entity
 
     def register_event(
         self,
@@ -84,30 +75,12 @@ class RecordsMixin:
         ``camera_id`` None means this installation. The camera must have a status in force at
         ``event_time``; ``file_records`` must exist already and are linked in the given order.
         """
-        metas = checks.checked_metas(event_meta, "event_meta")
-        event = model.Event(
-            camera_id=camera_id if camera_id is not None else self.installation_id,
-            event_time=event_time, event_id=uuid.uuid4(), event_type=event_type,
-            status_id=checks.UNKNOWN_STATUS, file_records=checks.checked_list(file_records, "file_records"),
-            meta=metas,
-        )
-        file_ids = checks.distinct_file_ids(event.file_records)
-        loaded = {record.file_id: record for record in self._files_by_ids(file_ids)}
-        missing = [file_id.hex for file_id in file_ids if file_id not in loaded]
-        if missing:
-            raise ValueError(f"file_records: no registered file with file_id {', '.join(missing)}")
-        event.file_records = [loaded[file_id] for file_id in file_ids]
-        time_ms = model.utc_datetime_to_milliseconds(event.event_time)
-        with self.transaction() as connection:
-            status = rows.require_status(connection, event.camera_id, time_ms, event.event_time)
-            event.status_id = uuid.UUID(hex=status.statusid)
-            internal_ids = rows.file_internal_ids(connection, file_ids)
-            if len(internal_ids) != len(file_ids):
-                raise ValueError("file_records: a file was deleted while the event was registered")
-            rows.insert_event(connection, event, status.internalid, [internal_ids[f.hex] for f in file_ids])
-        self.generators.cache_clear("event")
-        logger.debug("Registered event %s for camera %s", event.event_id.hex, event.camera_id)
-        return event
+        with self.batch(allow_duplicates=True) as batch:
+            item = batch.add_event(camera_id, event_time, event_type, file_records, event_meta)
+        if item.exception is not None:
+            raise item.exception
+        logger.debug("Registered event %s for camera %s", item.entity.event_id.hex, item.entity.camera_id)
+        return item.entity
 
     # --- retrieval ----------------------------------------------------------------------
 

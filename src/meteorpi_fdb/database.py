@@ -2,6 +2,7 @@
 
 The class is assembled from mixins, one per area, so that each module stays small:
 ``_status`` (camera status, high water mark), ``_records`` (files, events, search, import),
+``_batch`` (batch registration and import), ``_store_check`` (orphans: report, restore),
 ``_users`` (users and roles) and ``_export`` (export configurations and the export queue).
 This module holds what they share: the engine, transactions, the file store, the caches and
 the installation id.
@@ -19,13 +20,20 @@ from typing import Iterator
 from sqlalchemy import Connection, Engine, delete
 
 from meteorpi_fdb import migrate, schema
+from meteorpi_fdb._batch import BatchMixin
 from meteorpi_fdb._export import ExportMixin
+from meteorpi_fdb._export_batches import ExportBatchMixin
+from meteorpi_fdb._export_settings import ExportSettingsMixin
+from meteorpi_fdb._import_batch import ImportBatchMixin
 from meteorpi_fdb._records import RecordsMixin
+from meteorpi_fdb._replication_digest import ReplicationDigestMixin
 from meteorpi_fdb._status import StatusMixin
+from meteorpi_fdb._store_check import StoreCheckMixin
 from meteorpi_fdb._users import UsersMixin
 from meteorpi_fdb.engine import create_engine_for
 from meteorpi_fdb.file_store import FileStore
 from meteorpi_fdb.generators import MeteorDatabaseGenerators
+from meteorpi_fdb.part_store import PartStore
 
 logger = logging.getLogger("meteorpi.db")
 
@@ -37,7 +45,8 @@ def default_installation_id() -> str:
     return f"{uuid.getnode():012x}"
 
 
-class MeteorDatabase(StatusMixin, RecordsMixin, UsersMixin, ExportMixin):
+class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, UsersMixin, ExportMixin,
+                     ExportBatchMixin, ExportSettingsMixin, ImportBatchMixin, ReplicationDigestMixin):
     """A single MeteorPi relational database and file store.
 
     :ivar db_path: the database location as given
@@ -65,6 +74,7 @@ class MeteorDatabase(StatusMixin, RecordsMixin, UsersMixin, ExportMixin):
         self.engine: Engine = create_engine_for(db_path, db_user, db_password)
         migrate.upgrade(self.engine)
         self.file_store = FileStore(self.file_store_path)
+        self.part_store = PartStore(self.file_store)
         self.generators = MeteorDatabaseGenerators(self)
 
     @property

@@ -1,10 +1,11 @@
 """The directory that holds file content, one flat file per FileRecord named by its UUID.
 
 Durability rule (SPEC section 10): no database row may point at content that is not fully on
-disk. Content is written under a temporary name inside the store, flushed to disk, verified and
-renamed into place *before* the row is committed; if the commit fails, the content is taken out
-again (moved back to where it came from, or deleted). A crash at any moment leaves at worst an
-orphan file or a ``.tmp-*`` file, both of which
+disk. Content is written under a temporary name inside the store (a hard link to the source, or
+a copy), flushed to disk, verified and renamed into place *before* the row is committed; the
+directory is flushed once per batch. A source is removed only after its row commits, and if the
+commit fails the placed content is deleted. A crash at any moment therefore leaves at worst an
+orphan file or a ``.tmp-*`` file whose source still exists, both of which
 ``MeteorDatabase.check_file_store()`` reports.
 """
 
@@ -14,7 +15,6 @@ import hashlib
 import os
 import shutil
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -23,6 +23,8 @@ from meteorpi_fdb.permissions import create_private_directory
 
 CHUNK_SIZE = 1024 * 1024
 TEMPORARY_PREFIX = ".tmp-"
+#: Subdirectory holding verified content of replication batches not yet imported (part_store).
+PARTS_DIRECTORY = ".parts"
 
 
 @dataclass(frozen=True)
@@ -54,42 +56,42 @@ class FileStore:
         """A fresh temporary path inside the store (same filesystem, so a rename is atomic)."""
         return os.path.join(self.root, f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}")
 
-    @contextmanager
-    def adding(self, file_id: uuid.UUID, source_path: str | os.PathLike) -> Iterator[StoredContent]:
-        """Move ``source_path`` into the store as ``file_id``'s content for the body of the block.
+    def place(self, file_id: uuid.UUID, source: str, fingerprint: "SourceFingerprint",
+              copy: bool = False) -> StoredContent:
+        """Put ``source``'s content in the store as ``file_id``'s, leaving ``source`` in place.
 
-        If the block raises (the row's transaction failed), the content goes back where it came
-        from and the error propagates. On success the source no longer exists.
+        The content goes in under a temporary name: a hard link to ``source`` when ``copy`` is
+        false and both are on one filesystem (no bytes copied), else a copy written and hashed
+        as it goes. It is flushed to disk, checked against ``fingerprint`` (taken when the
+        source was hashed: a link must be the same unchanged inode, a copy must have the same
+        size and MD5) and renamed to its final name. The directory is *not* flushed: a batch
+        calls ``flush()`` once after placing all its content. The caller removes ``source``
+        only after the rows commit, so a crash never leaves the store holding its only copy.
         """
-        source = os.path.abspath(os.fspath(source_path))
-        if not os.path.isfile(source):
-            raise ValueError(f"file_path {source_path!s} is not a readable file")
         final = self.path_for_id(file_id)
         if os.path.exists(final):
             raise ValueError(f"content for file {file_id.hex} already exists")
-        size, md5 = _size_and_md5(source)
-        moved = _try_rename(source, final)
-        if moved:
-            _fsync_file(final)
-        else:
-            temporary = self.temporary_path()
-            try:
+        temporary = self.temporary_path()
+        try:
+            if not copy and _try_link(source, temporary):
+                _fsync_file(temporary)
+                found = os.stat(temporary)
+                if (found.st_ino, found.st_dev, found.st_size, found.st_mtime_ns) != fingerprint.identity:
+                    raise ValueError(f"file_path {source} changed while it was being registered")
+                size, md5 = fingerprint.size, fingerprint.md5
+            else:
                 with open(source, "rb") as reader:
                     size, md5 = self._write_synced(reader, temporary)
-                os.replace(temporary, final)
-            finally:
-                _remove_quietly(temporary)
+                if (size, md5) != (fingerprint.size, fingerprint.md5):
+                    raise ValueError(f"file_path {source} changed while it was being registered")
+            os.replace(temporary, final)
+        finally:
+            _remove_quietly(temporary)
+        return StoredContent(final, size, md5)
+
+    def flush(self) -> None:
+        """Flush the store's directory entries (renames and removals) to disk."""
         _fsync_directory(self.root)
-        try:
-            yield StoredContent(final, size, md5)
-        except BaseException:
-            if moved:
-                os.replace(final, source)
-            else:
-                _remove_quietly(final)
-            raise
-        if not moved:
-            os.remove(source)
 
     def put_stream(self, file_id: uuid.UUID, stream: BinaryIO, expected_md5: str | None = None) -> StoredContent:
         """Write ``stream`` to ``file_id``'s content atomically, checking the MD5 if given.
@@ -133,6 +135,8 @@ class FileStore:
         """Names in the store that are not content files (left-over temporaries, foreign files)."""
         strays = []
         for entry in os.scandir(self.root):
+            if entry.name == PARTS_DIRECTORY and entry.is_dir(follow_symlinks=False):
+                continue
             if entry.name.startswith(TEMPORARY_PREFIX):
                 strays.append(entry.name)
                 continue
@@ -157,29 +161,47 @@ class FileStore:
         return size, digest.hexdigest()
 
 
-def _size_and_md5(path: str) -> tuple[int, str]:
-    digest = hashlib.md5(usedforsecurity=False)
-    size = 0
+@dataclass(frozen=True)
+class SourceFingerprint:
+    """A source file's size and MD5, and the identity (inode, device, size, mtime) it had when
+    it was hashed, so that placing it can tell whether it changed since."""
+
+    size: int
+    md5: str
+    identity: tuple[int, int, int, int]
+
+
+def fingerprint(path: str) -> SourceFingerprint:
+    """Hash ``path`` (size and MD5) and note its identity."""
     with open(path, "rb") as reader:
+        before = os.fstat(reader.fileno())
+        digest = hashlib.md5(usedforsecurity=False)
+        size = 0
         while chunk := reader.read(CHUNK_SIZE):
             digest.update(chunk)
             size += len(chunk)
-    return size, digest.hexdigest()
+    return SourceFingerprint(size, digest.hexdigest(),
+                             (before.st_ino, before.st_dev, size, before.st_mtime_ns))
 
 
-def _try_rename(source: str, target: str) -> bool:
-    """Rename when source and target share a filesystem; False when they do not."""
+def _try_link(source: str, target: str) -> bool:
+    """Hard-link ``source`` as ``target``; False when they are on different filesystems (or
+    links are not allowed), so the caller copies instead."""
     try:
         os.link(source, target)
     except OSError:
         return False
-    os.remove(source)
     return True
 
 
 def _fsync_file(path: str) -> None:
     with open(path, "rb") as reader:
         os.fsync(reader.fileno())
+
+
+def fsync_directory(path: str) -> None:
+    """Flush a directory's entries (renames into it) to disk."""
+    _fsync_directory(path)
 
 
 def _fsync_directory(path: str) -> None:

@@ -218,6 +218,23 @@ t_exportconfig = Table(
 )
 
 
+# Per-configuration replication settings (migration 0004): kept beside t_exportConfig so the
+# 2015 configuration and its wire form stay as they were. A missing row means every default.
+t_exportsettings = Table(
+    "t_exportsettings",
+    metadata,
+    Column("exportconfig", Integer, _cascade("t_exportconfig.internalid"), primary_key=True),
+    Column("protocol", String(8)),
+    Column("bwlimit", BigInteger),
+    Column("windowstart", Integer),
+    Column("windowend", Integer),
+    Column("batchentities", Integer),
+    Column("batchbytes", BigInteger),
+    Column("verifyhours", Integer),
+    Column("lastverified", BigInteger),
+)
+
+
 def _export_queue(name: str, entity_column: str, entity_table: str) -> Table:
     """An export queue: one row per (entity, configuration); state 0 = complete."""
     return Table(

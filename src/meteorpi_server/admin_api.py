@@ -12,6 +12,7 @@ from typing import Any
 from flask import Response, jsonify
 
 from meteorpi_model import CameraStatus, EventSearch, ExportConfiguration, FileRecordSearch, User
+from meteorpi_server import admin_export_settings
 from meteorpi_server.app import MeteorApp, json_object
 from meteorpi_server.errors import BadRequest
 from meteorpi_server.routing import blueprint, camera_id_param, fields, uuid_param
@@ -153,4 +154,5 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
         stored = db.update_camera_status(status, camera_id=camera_id)
         return jsonify({"status": stored.as_dict()})
 
+    admin_export_settings.add_routes(meteor_app, bp, requires_admin)
     meteor_app.app.register_blueprint(bp)

@@ -331,13 +331,16 @@ class MeteorDatabaseImportReceiver(BaseImportReceiver):
 
 
 def add_routes(meteor_app, handler: BaseImportReceiver | None = None,
-               url_path: str = "/import") -> None:
+               url_path: str = "/import", v2: bool = True) -> None:
     """Add ``POST <url_path>`` and ``POST <url_path>/data/<file_id_hex>/<md5_hex>`` to
     ``meteor_app``, both requiring the ``import`` role.
 
     :param handler: the receiver; defaults to a :class:`MeteorDatabaseImportReceiver` on the
         app's database
     :param url_path: where to mount the two routes
+    :param v2: also serve replication protocol v2 (:mod:`meteorpi_server.importer_v2`) under
+        ``url_path`` when the receiver is a :class:`MeteorDatabaseImportReceiver` (a custom
+        receiver speaks 2015 only)
 
     Entity messages are capped at the app's ``MPI_MAX_JSON_BYTES`` and uploads at
     ``MPI_MAX_UPLOAD_BYTES`` (413 beyond either); malformed input is answered 400.
@@ -382,6 +385,10 @@ def add_routes(meteor_app, handler: BaseImportReceiver | None = None,
     routes.add_url_rule("/data/<file_id_hex>/<md5_hex>", "file_data", guard(import_file_data),
                         methods=["POST"])
     meteor_app.app.register_blueprint(routes)
+    if v2 and isinstance(handler, MeteorDatabaseImportReceiver):
+        from meteorpi_server import importer_v2
+
+        importer_v2.add_routes(meteor_app, url_path, db=handler.db)
 
 
 def _dispatch(handler: BaseImportReceiver, import_request: ImportRequest) -> Response:

@@ -161,6 +161,60 @@ ADMIN_PATHS: dict[str, Any] = {
     },
 }
 
+SETTINGS_RESPONSE = _ok("The configuration's replication settings",
+                        obj({"settings": ref("ExportSettings")}, ("settings",)))
+ADMIN_PATHS["/export/{config_id}/settings"] = {
+    "get": _op("getExportSettings", "admin", "Replication settings of a configuration",
+               {"200": SETTINGS_RESPONSE}, [CONFIG], auth=True, errors=("400", "404")),
+    "put": _op("updateExportSettings", "admin",
+               "Change replication settings (fields given; null = back to the default)",
+               {"200": SETTINGS_RESPONSE}, [CONFIG], body=ref("ExportSettings"), auth=True,
+               errors=("400", "404", "413")),
+}
+
+_V2_ANSWER = {"type": "object", "additionalProperties": True}
+IMPORT_V2_PATHS: dict[str, Any] = {
+    "/import/capabilities": {"get": _op(
+        "importCapabilities", "import", "Replication protocols this target speaks (2015 targets: 404)",
+        {"200": _ok("Protocols and v2 limits", obj({"protocols": {"type": "array", "items": {"type": "string"}},
+                                                  "v2": {"type": "object"}}, ("protocols",), additional=True))},
+        auth=True, errors=())},
+    "/import/v2/manifest": {"post": _op(
+        "importManifest", "import", "Which of a batch's entities, status blocks and content the target lacks",
+        {"200": _ok("Held entities, lacking status blocks and content", obj({
+            "entities_held": {"type": "array", "items": {"type": "string"}},
+            "statuses_lacking": {"type": "array", "items": {"type": "string"}},
+            "content_lacking": {"type": "array", "items": {"type": "string"}}},
+            ("entities_held", "statuses_lacking", "content_lacking")))},
+        body=obj({"entities": {"type": "array", "items": obj({"type": {"type": "string", "enum": ["event", "file"]},
+                                                              "id": UUID}, ("type", "id"))},
+                  "statuses": {"type": "array", "items": UUID},
+                  "files": {"type": "array", "items": obj({"id": UUID, "md5": {"type": "string", "pattern": "^[0-9a-fA-F]{32}$"},
+                                                           "size": {"type": "integer", "minimum": 0}},
+                                                          ("id", "md5", "size"))}}),
+        auth=True, errors=("400", "413"))},
+    "/import/v2/batch": {"post": {
+        **_op("importBatch", "import", "A streamed batch (MPI-BATCH/2 frames), imported in one transaction",
+              {"200": _ok("One result per entity", obj({"results": {"type": "array", "items": _V2_ANSWER},
+                                                        "content_bytes": {"type": "integer"}}, ("results",)))},
+              auth=True, errors=("400", "413")),
+        # Exporters send it as application/x-meteorpi-batch; the body's own magic line is what
+        # counts, so any content type is accepted.
+        "requestBody": {"required": True, "description": "MPI-BATCH/2 frames (docs/replication.md)",
+                        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+    }},
+    "/import/v2/digest": {"post": _op(
+        "importDigest", "import", "Which per-night digests of entity ids differ from the target's",
+        {"200": _ok("The differing nights", obj({"differing": {"type": "array", "items": obj(
+            {"camera_id": {"type": "string"}, "night": {"type": "string"}}, ("camera_id", "night"))}},
+            ("differing",)))},
+        body=obj({"type": {"type": "string", "enum": ["event", "file"]},
+                  "nights": {"type": "array", "items": obj({"camera_id": CAMERA_ID, "night": {"type": "string", "format": "date"},
+                                                            "digest": {"type": "string"}},
+                                                           ("camera_id", "night", "digest"))}}, ("type", "nights")),
+        auth=True, errors=("400", "413"))},
+}
+
 IMPORT_PATHS: dict[str, Any] = {
     "/import": {"post": _op("importEntity", "import",
                             "Receive an event, file record or camera status (replication)",
@@ -200,7 +254,8 @@ DOCUMENT: dict[str, Any] = {
     "info": {"title": "MeteorPi", "version": "2.0.0",
              "description": "Search, download, administer and replicate meteor camera data. "
                             "Every error is answered with JSON {\"message\": ...}."},
-    "paths": {**QUERY_PATHS, **ADMIN_PATHS, **IMPORT_PATHS, **BROWSE_PATHS, **SERVICE_PATHS},
+    "paths": {**QUERY_PATHS, **ADMIN_PATHS, **IMPORT_PATHS, **IMPORT_V2_PATHS, **BROWSE_PATHS,
+              **SERVICE_PATHS},
     "components": {
         "schemas": SCHEMAS,
         "securitySchemes": {"basicAuth": {"type": "http", "scheme": "basic"}},

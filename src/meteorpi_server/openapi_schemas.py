@@ -120,6 +120,17 @@ SCHEMAS: dict[str, Any] = {
         "config_name": text(), "config_description": text(min_length=0),
         "enabled": {"type": "boolean"}, "ca_bundle": text()},
         ("type", "target_url", "user_id", "search", "config_name")),
+    # Unset values (no limit, any time, never verified) are left out.
+    "ExportSettings": obj({
+        "protocol": {"type": "string", "enum": ["auto", "2015", "v2"]},
+        "bwlimit": {"type": "integer", "minimum": 1, "description": "bytes per second"},
+        "window": {"type": "string", "pattern": "^([0-9]{1,2}:[0-9]{2}-[0-9]{1,2}:[0-9]{2}|any|)$",
+                   "description": "local times of day, e.g. 09:00-17:00"},
+        "batch_entities": {"type": "integer", "minimum": 1, "maximum": 2000},
+        "batch_bytes": {"type": "integer", "minimum": 1},
+        "verify_hours": {"type": "integer", "minimum": 1},
+        "last_verified": {**MILLIS, "readOnly": True},
+    }),
     "ImportState": obj({
         "state": {"type": "string", "enum": ["complete", "need_status", "need_file_data",
                                              "continue", "continue-nocache", "failed"]},
