@@ -175,7 +175,7 @@ class RowWriter:
             semantictype=str(record.semantic_type),
             filetime=model.utc_datetime_to_milliseconds(record.file_time),
             fileoffset=model.get_day_and_offset(record.file_time)["seconds"],
-            filesize=record.file_size, filename=record.file_name, md5=record.md5, statusid=status,
+            filesize=record.file_size, filename=record.file_name, md5hex=record.md5, statusid=status,
         ) for record, status, _user in files])
         for (record, _status, user), internal_id in zip(files, ids):
             self._meta(schema.t_filemeta, "fileid", internal_id, record.meta)
