@@ -10,6 +10,7 @@ and 2 (usage). See docs/cli.md.
 from __future__ import annotations
 
 import logging
+import time
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
@@ -58,8 +59,18 @@ def main(ctx: click.Context, verbose: int) -> None:
     """Run, fill, inspect and administer a MeteorPi node."""
     ctx.ensure_object(Settings)
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_utc_formatter())
+    logging.basicConfig(level=level, handlers=[handler])
     logging.getLogger("meteorpi").setLevel(level)
+
+
+def _utc_formatter() -> logging.Formatter:
+    """Log lines stamped like every other CLI time: ISO 8601, UTC, ``Z``."""
+    formatter = logging.Formatter("%(asctime)s.%(msecs)03dZ %(name)s %(levelname)s %(message)s",
+                                  "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    return formatter
 
 
 def _register_commands() -> None:

@@ -152,10 +152,20 @@ def emit_json(value: Any) -> None:
 
 
 def format_time(value: datetime | None) -> str:
-    """``2024-08-12 01:23:45.678Z`` style, or ``-``."""
+    """The one time format of every CLI message: ISO 8601 in UTC to the millisecond,
+    ``2024-08-12T01:23:45.678Z`` (the stored precision), or ``-``."""
     if value is None:
         return "-"
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def format_location(latitude: float, longitude: float, digits: int = 3) -> str:
+    """``53.237° N, 2.308° W``: the browse page's form of a camera position."""
+    return f"{_hemisphere(latitude, 'N', 'S', digits)}, {_hemisphere(longitude, 'E', 'W', digits)}"
+
+
+def _hemisphere(value: float, positive: str, negative: str, digits: int) -> str:
+    return f"{abs(value):.{digits}f}° {negative if value < 0 else positive}"
 
 
 # -- parsing --------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from typing import Any
 
 import click
@@ -11,8 +10,12 @@ from rich.table import Table
 
 import meteorpi_model as model
 from meteorpi_cli._common import (console, data_options, emit_json, format_time, json_option,
-                                  progress, settings, yes_option)
+                                  settings, yes_option)
+from meteorpi_cli._secrets import password_options
 from meteorpi_cli.search import build_search, search_filters
+
+#: environment variable holding the target password for ``export add``
+PASSWORD_ENV = "METEORPI_EXPORT_PASSWORD"
 
 
 def find_config(db, key: str) -> model.ExportConfiguration:
@@ -52,7 +55,7 @@ def _add_command(kind: str):
     @click.argument("name")
     @click.option("--target-url", required=True, help="The target's import URL, e.g. http://central:8080/import.")
     @click.option("--user", "user_id", required=True, help="User on the target (needs the import role).")
-    @click.option("--password", prompt=True, hide_input=True, help="That user's password.")
+    @password_options(prompt="Target password", confirm=False, env_var=PASSWORD_ENV)
     @click.option("--description", default="", help="Free text.")
     @click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False),
                   help="CA certificates to trust for an https target.")
@@ -153,48 +156,10 @@ def status() -> None:
     console().print(table)
 
 
-def mark_enabled(db) -> int:
-    """Queue what every enabled configuration matches; the number of new tasks."""
-    return sum(db.mark_entities_to_export(c) for c in db.get_export_configurations() if c.enabled)
+def _add_run_command() -> None:
+    from meteorpi_cli.export_run import run
+
+    export.add_command(run)
 
 
-def export_due(db, advance=lambda n: None) -> dict[str, int]:
-    """Run export tasks until none is due; how many ended in each state."""
-    try:
-        from meteorpi_fdb.exporter import MeteorExporter
-    except ImportError as e:
-        raise click.ClickException(f"the exporter is not available: {e}") from e
-    exporter = MeteorExporter(db)
-    outcomes: Counter[str] = Counter()
-    try:
-        while (result := exporter.handle_next_export()) is not None:
-            outcomes[result.state] += 1
-            advance(1)
-    finally:
-        exporter.close()
-    return dict(outcomes)
-
-
-@export.command("run")
-@data_options
-@json_option
-def run() -> None:
-    """Export once: queue what the enabled configurations match, then send everything due.
-
-    A failing target has its tasks deferred (see SPEC section 8), so a run always ends.
-    Exit code 1 when any export failed.
-    """
-    config = settings()
-    db = config.open_db()
-    marked = mark_enabled(db)
-    due = sum(r["pending"] for r in db.export_status() if r["enabled"])
-    with progress() as bar:
-        task = bar.add_task("Exporting", total=due)
-        outcomes = export_due(db, lambda n: bar.advance(task, n))
-    if config.json:
-        emit_json({"marked": marked, "outcomes": outcomes})
-    else:
-        done = ", ".join(f"{v} {k}" for k, v in sorted(outcomes.items())) or "nothing to do"
-        click.echo(f"Queued {marked} new tasks; exported: {done}")
-    if any(state != "complete" for state in outcomes):
-        click.get_current_context().exit(1)
+_add_run_command()
