@@ -73,15 +73,11 @@ def _strict_number_bound(kind: str, number: int | float, where: str) -> float:
 
 
 def _time_bound(kind: str, time: datetime, strict: bool) -> datetime:
-    """Dates are stored in whole milliseconds: ``> t`` is ``>=`` the next millisecond after
-    ``t``, ``< t`` is ``<=`` the one before it; an inclusive bound between two milliseconds
-    moves to the millisecond inside the range."""
-    micros = time.microsecond % 1000
-    if kind == "after":
-        floor = time - timedelta(microseconds=micros)
-        return floor + timedelta(milliseconds=1) if strict or micros else floor
-    ceiling = time + timedelta(microseconds=(1000 - micros) % 1000)
-    return ceiling - timedelta(milliseconds=1) if strict or micros else ceiling
+    """Dates are whole milliseconds (times are truncated to them when parsed): ``> t`` is
+    ``>= t + 1 ms`` and ``< t`` is ``<= t - 1 ms``."""
+    if not strict:
+        return time
+    return time + timedelta(milliseconds=1 if kind == "after" else -1)
 
 
 def _is_time(text: str) -> bool:
