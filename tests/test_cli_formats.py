@@ -3,6 +3,7 @@ writes them (``53.237° N, 2.308° W``), times as ISO 8601 in UTC to the millise
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from meteorpi_cli._common import format_location, format_time
+from meteorpi_cli._common import format_location, format_time, normalise_times
 from tests.helpers import make_event, make_file, make_status, utc
 from tests.server_helpers import cheap_password_hashing  # noqa: F401
 from tests.test_cli import CAMERA, Cli, cli, data_dir, error_line, node_db  # noqa: F401
@@ -76,10 +77,28 @@ def test_every_command_writes_places_and_times_one_way(cli: Cli, node_db, tmp_pa
     assert "2020-01-01T00:00:00.000Z" in refused and assert_one_time_format(refused) == 1
 
 
+def test_times_written_by_other_layers_are_rewritten() -> None:
+    assert normalise_times("camera c at 2024-08-12T01:00:00+00:00, 2024-08-12T01:00:00.123456+00:00") \
+        == "camera c at 2024-08-12T01:00:00.000Z, 2024-08-12T01:00:00.123Z"
+
+
 def test_log_lines_are_stamped_in_utc(tmp_path: Path) -> None:
-    done = subprocess.run([str(Path(sys.executable).parent / "meteorpi"), "-v", "--data-dir",
-                           str(tmp_path / "node"), "db", "upgrade"], capture_output=True, text=True,
-                          env={**os.environ, "TZ": "America/New_York"}, timeout=120)
-    assert done.returncode == 0, done.stderr
+    """Log stamps in UTC whatever the local zone, and times inside log messages (here the
+    database layer's, on a high water mark rollback) in the same format."""
+    data = str(tmp_path / "node")
+    env = {**os.environ, "TZ": "America/New_York", "MPI_ARGON2_PROFILE": "test"}
+
+    def meteorpi(*args: str) -> subprocess.CompletedProcess:
+        done = subprocess.run([str(Path(sys.executable).parent / "meteorpi"), "--data-dir", data, *args],
+                              capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    meteorpi("demo", "--cameras", "1", "--nights", "1")
+    camera = json.loads(meteorpi("--json", "camera", "list").stdout)["cameras"][0]["camera_id"]
+    done = meteorpi("-v", "hwm", "set", camera, "2024-08-12T00:00:00Z", "--yes")
     stamps = [line.split(" ", 1)[0] for line in done.stderr.splitlines()]
     assert stamps and all(ISO_MS.fullmatch(stamp) for stamp in stamps), done.stderr
+    rollback = [line for line in done.stderr.splitlines() if "rolled back to" in line]
+    assert len(rollback) == 1 and "rolled back to 2024-08-12T00:00:00.000Z" in rollback[0], done.stderr
+    assert assert_one_time_format(done.stderr + done.stdout) >= 2

@@ -15,8 +15,8 @@ import time
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from meteorpi_cli._common import (TIME, Settings, data_options, json_option, parse_time,
-                                  settings, yes_option)
+from meteorpi_cli._common import (TIME, Settings, data_options, json_option, normalise_times,
+                                  parse_time, settings, yes_option)
 from meteorpi_client import MeteorClientError
 
 __all__ = ["TIME", "Settings", "data_options", "json_option", "main", "parse_time", "settings",
@@ -30,7 +30,7 @@ class MeteorGroup(click.Group):
         try:
             return super().invoke(ctx)
         except (ValueError, MeteorClientError) as e:
-            raise click.ClickException(str(e)) from e
+            raise click.ClickException(normalise_times(str(e))) from e
         except OSError as e:
             raise click.ClickException(_os_error(e)) from e
         except SQLAlchemyError as e:
@@ -65,10 +65,17 @@ def main(ctx: click.Context, verbose: int) -> None:
     logging.getLogger("meteorpi").setLevel(level)
 
 
+class _UtcFormatter(logging.Formatter):
+    """Also writes times inside messages (from other layers) in the CLI's format."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return normalise_times(super().format(record))
+
+
 def _utc_formatter() -> logging.Formatter:
     """Log lines stamped like every other CLI time: ISO 8601, UTC, ``Z``."""
-    formatter = logging.Formatter("%(asctime)s.%(msecs)03dZ %(name)s %(levelname)s %(message)s",
-                                  "%Y-%m-%dT%H:%M:%S")
+    formatter = _UtcFormatter("%(asctime)s.%(msecs)03dZ %(name)s %(levelname)s %(message)s",
+                              "%Y-%m-%dT%H:%M:%S")
     formatter.converter = time.gmtime
     return formatter
 
