@@ -74,7 +74,9 @@ def _add_command(kind: str):
             click.echo(f"Added {kind} export {stored.name} ({stored.config_id.hex}), "
                        f"{'enabled' if stored.enabled else 'disabled'}")
 
-    command.__doc__ = f"Add a configuration exporting {kind}s that match the filters."
+    command.__doc__ = (f"Add a configuration exporting {kind}s that match the filters.\n\n"
+                       f"The target password comes from --password-file, {PASSWORD_ENV}, a "
+                       "hidden prompt on a terminal, or else the first line of standard input.")
     return command
 
 
