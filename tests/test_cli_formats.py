@@ -66,7 +66,12 @@ def test_every_command_writes_places_and_times_one_way(cli: Cli, node_db, tmp_pa
                cli("hwm", "set", CAMERA, "2024-08-11", "--no-rollback", expect=1)]
     cli("export", "add", "files", "nowhere", "--target-url", "http://127.0.0.1:1/import", "--user", "u",
         "--enable", input="p\n")
+    cli("export", "add", "events", "later", "--target-url", "http://127.0.0.1:1/import", "--user", "u",
+        "--after", "2024-08-12", "--meta", "meteorpi:peak_time", "<", "2024-08-13", input="p\n")
     outputs += [cli("export", "run", expect=1), cli("export", "status")]
+    listed = cli("export", "list").stdout
+    assert '"after":"2024-08-12T00:00:00.000Z"' in listed
+    assert '"value":"2024-08-12T23:59:59.999Z"' in listed and assert_one_time_format(listed) == 2
     for result in outputs:
         assert assert_one_time_format(result.output) >= 1, result.output
     manifest = tmp_path / "manifest.yaml"

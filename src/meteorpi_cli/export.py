@@ -35,8 +35,19 @@ def find_config(db, key: str) -> model.ExportConfiguration:
 
 
 def _search_text(search: model.EventSearch | model.FileRecordSearch) -> str:
+    """The search's wire fields, its times written as every CLI time is."""
     fields = {k: v for k, v in search.as_dict().items() if k not in ("limit", "skip")}
+    for key in ("after", "before"):
+        if key in fields:
+            fields[key] = _time_text(fields[key])
+    for constraint in fields.get("meta", []):
+        if constraint["type"] in ("before", "after"):
+            constraint["value"] = _time_text(constraint["value"])
     return json.dumps(fields, separators=(",", ":")) if fields else "everything"
+
+
+def _time_text(milliseconds: int) -> str:
+    return format_time(model.milliseconds_to_utc_datetime(milliseconds))
 
 
 @click.group()
