@@ -165,7 +165,7 @@ def _start_server(args: list[str], cwd: Path) -> tuple[subprocess.Popen, str]:
         lines.put(None)
 
     threading.Thread(target=read, daemon=True).start()
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + BLOCK_TIMEOUT
     while time.monotonic() < deadline:
         try:
             line = lines.get(timeout=1)
