@@ -53,6 +53,7 @@ def test_every_command_writes_places_and_times_one_way(cli: Cli, node_db, tmp_pa
     make_status(node_db, CAMERA, utc(2024, 8, 1), latitude=53.23742, longitude=-2.30756)
     image = make_file(node_db, tmp_path, utc(2024, 8, 12, 1), CAMERA)
     make_event(node_db, utc(2024, 8, 12, 1), CAMERA, files=[image], meta=[])
+    make_file(node_db, tmp_path, utc(2024, 8, 12, 2), CAMERA)  # stand-alone: a file export sends it
     listed = cli("camera", "list").stdout
     assert "53.237° N, 2.308° W" in listed and assert_one_time_format(listed) == 2
     shown = cli("camera", "status", CAMERA).stdout
