@@ -10,12 +10,13 @@ and 2 (usage). See docs/cli.md.
 from __future__ import annotations
 
 import logging
+import time
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from meteorpi_cli._common import (TIME, Settings, data_options, json_option, parse_time,
-                                  settings, yes_option)
+from meteorpi_cli._common import (TIME, Settings, data_options, json_option, normalise_times,
+                                  parse_time, settings, yes_option)
 from meteorpi_client import MeteorClientError
 from meteorpi_fdb.extras import MissingExtra
 
@@ -30,7 +31,7 @@ class MeteorGroup(click.Group):
         try:
             return super().invoke(ctx)
         except (ValueError, MeteorClientError, MissingExtra) as e:
-            raise click.ClickException(str(e)) from e
+            raise click.ClickException(normalise_times(str(e))) from e
         except OSError as e:
             raise click.ClickException(_os_error(e)) from e
         except SQLAlchemyError as e:
@@ -59,8 +60,25 @@ def main(ctx: click.Context, verbose: int) -> None:
     """Run, fill, inspect and administer a MeteorPi node."""
     ctx.ensure_object(Settings)
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_utc_formatter())
+    logging.basicConfig(level=level, handlers=[handler])
     logging.getLogger("meteorpi").setLevel(level)
+
+
+class _UtcFormatter(logging.Formatter):
+    """Also writes times inside messages (from other layers) in the CLI's format."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return normalise_times(super().format(record))
+
+
+def _utc_formatter() -> logging.Formatter:
+    """Log lines stamped like every other CLI time: ISO 8601, UTC, ``Z``."""
+    formatter = _UtcFormatter("%(asctime)s.%(msecs)03dZ %(name)s %(levelname)s %(message)s",
+                              "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    return formatter
 
 
 def _register_commands() -> None:

@@ -152,10 +152,29 @@ def emit_json(value: Any) -> None:
 
 
 def format_time(value: datetime | None) -> str:
-    """``2024-08-12 01:23:45.678Z`` style, or ``-``."""
+    """The one time format of every CLI message: ISO 8601 in UTC to the millisecond,
+    ``2024-08-12T01:23:45.678Z`` (the stored precision), or ``-``."""
     if value is None:
         return "-"
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+_LIBRARY_TIME = re.compile(r"\b(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?(?:\+00:00|Z)")
+
+
+def normalise_times(text: str) -> str:
+    """``text`` with UTC times written by other layers (``datetime.isoformat()``:
+    ``2024-08-12T01:00:00+00:00``) in the CLI's format (``2024-08-12T01:00:00.000Z``)."""
+    return _LIBRARY_TIME.sub(lambda m: f"{m[1]}T{m[2]}.{(m[3] or '').ljust(3, '0')[:3]}Z", text)
+
+
+def format_location(latitude: float, longitude: float, digits: int = 3) -> str:
+    """``53.237° N, 2.308° W``: the browse page's form of a camera position."""
+    return f"{_hemisphere(latitude, 'N', 'S', digits)}, {_hemisphere(longitude, 'E', 'W', digits)}"
+
+
+def _hemisphere(value: float, positive: str, negative: str, digits: int) -> str:
+    return f"{abs(value):.{digits}f}° {negative if value < 0 else positive}"
 
 
 # -- parsing --------------------------------------------------------------------------------

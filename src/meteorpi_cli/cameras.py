@@ -9,8 +9,9 @@ import click
 from rich.table import Table
 
 import meteorpi_model as model
-from meteorpi_cli._common import (TIME, console, data_options, emit_json, format_time,
-                                  json_option, read_structured_file, settings, yes_option)
+from meteorpi_cli._common import (TIME, console, data_options, emit_json, format_location,
+                                  format_time, json_option, read_structured_file, settings,
+                                  yes_option)
 from meteorpi_cli.hwm import confirm_rollback
 
 #: --flag -> (section of the status dict or None for top level, key in the wire form)
@@ -59,7 +60,7 @@ def status_rows(status: model.CameraStatus) -> list[tuple[str, str]]:
         ("valid", f"{format_time(status.valid_from)} to "
                   f"{format_time(status.valid_to) if status.valid_to else 'now'}"),
         ("installation", f"{status.inst_name}  {status.inst_url}"),
-        ("location", f"{location.latitude:.5f}N {location.longitude:.5f}E "
+        ("location", f"{format_location(location.latitude, location.longitude, digits=5)} "
                      f"(±{location.error:g} m{', GPS' if location.gps else ''})"),
         ("orientation", f"alt {orientation.altitude:g}° az {orientation.azimuth:g}° "
                         f"rot {orientation.rotation:g}° width {orientation.width_of_field:g}° "
@@ -98,13 +99,13 @@ def list_cameras() -> None:
     if config.json:
         emit_json({"cameras": rows})
         return
-    table = Table("camera", "installation", "lat", "long", "status since", "high water mark",
+    table = Table("camera", "installation", "location", "status since", "high water mark",
                   box=None, header_style="bold")
     for row in rows:
         status = row["status"]
         table.add_row(row["camera_id"], status.inst_name if status else "-",
-                      f"{status.location.latitude:.4f}" if status else "-",
-                      f"{status.location.longitude:.4f}" if status else "-",
+                      format_location(status.location.latitude, status.location.longitude)
+                      if status else "-",
                       format_time(status.valid_from if status else None),
                       format_time(row["high_water_mark"]))
     console().print(table)

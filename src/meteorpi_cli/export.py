@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from typing import Any
 
 import click
@@ -12,7 +11,11 @@ from rich.table import Table
 import meteorpi_model as model
 from meteorpi_cli._common import (console, data_options, emit_json, format_time, json_option,
                                   settings, yes_option)
+from meteorpi_cli._secrets import password_options
 from meteorpi_cli.search import build_search, search_filters
+
+#: environment variable holding the target password for ``export add``
+PASSWORD_ENV = "METEORPI_EXPORT_PASSWORD"
 
 
 def find_config(db, key: str) -> model.ExportConfiguration:
@@ -32,8 +35,19 @@ def find_config(db, key: str) -> model.ExportConfiguration:
 
 
 def _search_text(search: model.EventSearch | model.FileRecordSearch) -> str:
+    """The search's wire fields, its times written as every CLI time is."""
     fields = {k: v for k, v in search.as_dict().items() if k not in ("limit", "skip")}
+    for key in ("after", "before"):
+        if key in fields:
+            fields[key] = _time_text(fields[key])
+    for constraint in fields.get("meta", []):
+        if constraint["type"] in ("before", "after"):
+            constraint["value"] = _time_text(constraint["value"])
     return json.dumps(fields, separators=(",", ":")) if fields else "everything"
+
+
+def _time_text(milliseconds: int) -> str:
+    return format_time(model.milliseconds_to_utc_datetime(milliseconds))
 
 
 @click.group()
@@ -52,7 +66,7 @@ def _add_command(kind: str):
     @click.argument("name")
     @click.option("--target-url", required=True, help="The target's import URL, e.g. http://central:8080/import.")
     @click.option("--user", "user_id", required=True, help="User on the target (needs the import role).")
-    @click.option("--password", prompt=True, hide_input=True, help="That user's password.")
+    @password_options(prompt="Target password", confirm=False, env_var=PASSWORD_ENV)
     @click.option("--description", default="", help="Free text.")
     @click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False),
                   help="CA certificates to trust for an https target.")
@@ -71,7 +85,9 @@ def _add_command(kind: str):
             click.echo(f"Added {kind} export {stored.name} ({stored.config_id.hex}), "
                        f"{'enabled' if stored.enabled else 'disabled'}")
 
-    command.__doc__ = f"Add a configuration exporting {kind}s that match the filters."
+    command.__doc__ = (f"Add a configuration exporting {kind}s that match the filters.\n\n"
+                       f"The target password comes from --password-file, {PASSWORD_ENV}, a "
+                       "hidden prompt on a terminal, or else the first line of standard input.")
     return command
 
 
@@ -153,49 +169,13 @@ def status() -> None:
     console().print(table)
 
 
-@export.command("run")
-@data_options
-@json_option
-@click.option("--until", "until", help="Stop by this deadline: HH:MM (local) or an ISO date-time; "
-              "an upload in flight stops there and resumes next time.")
-def run(until: str | None) -> None:
-    """Export once: queue what the enabled configurations match, then send everything due
-    (in v2 batches to targets that speak v2; see ``export settings``).
+def _add_run_command() -> None:
+    from meteorpi_cli.export_run import run
 
-    A failing target has its tasks deferred (see SPEC section 8), so a run always ends.
-    Configurations outside their upload window wait for a later run. Exit code 1 when any
-    export failed.
-    """
-    from meteorpi_cli.export_v2 import RunProgress, parse_deadline
-    from meteorpi_fdb.exporter import MeteorExporter
+    export.add_command(run)
 
-    config = settings()
-    db = config.open_db()
-    deadline = parse_deadline(until) if until else None
-    exporter = MeteorExporter(db)
-    outcomes: Counter[str] = Counter()
-    try:
-        marked = exporter.mark_entities()
-        backlog = db.export_backlog()
-        with RunProgress(backlog["entities"], backlog["bytes"]) as shown:
-            def done(state) -> None:
-                outcomes[state.state] += 1
-                shown.on_state(state)
 
-            summary = exporter.run_once(progress=done, deadline=deadline, on_bytes=shown.on_bytes)
-    finally:
-        exporter.close()
-    summary.marked += marked
-    if config.json:
-        emit_json({"marked": summary.marked, "outcomes": dict(outcomes)})
-    else:
-        done_text = ", ".join(f"{v} {k}" for k, v in sorted(outcomes.items())) or "nothing to do"
-        rate = summary.bytes_sent / summary.seconds / 1e6 if summary.seconds else 0.0
-        click.echo(f"Queued {summary.marked} new tasks; exported: {done_text} "
-                   f"({summary.bytes_sent:,} bytes in {summary.requests} requests, "
-                   f"{summary.seconds:.1f} s, {rate:.1f} MB/s)")
-    if any(state != "complete" for state in outcomes):
-        click.get_current_context().exit(1)
+_add_run_command()
 
 
 def _register_v2() -> None:

@@ -13,7 +13,8 @@ from typing import Any, Callable
 
 import click
 
-from meteorpi_cli._common import data_options, emit_json, json_option, progress, settings
+from meteorpi_cli._common import (data_options, emit_json, format_time, json_option, progress,
+                                  settings)
 from meteorpi_cli.manifest import Manifest, ManifestEvent, ManifestFile, load_manifest
 from meteorpi_fdb import DUPLICATE, FAILED, REGISTERED
 
@@ -45,7 +46,7 @@ def check_statuses(db, manifest: Manifest) -> None:
     for item in manifest.all_files() + manifest.events:
         camera = item.camera_id or db.installation_id
         if db.get_camera_status(item.time, camera) is None:
-            raise ValueError(f"camera {camera} has no status in force at {item.time.isoformat()} "
+            raise ValueError(f"camera {camera} has no status in force at {format_time(item.time)} "
                              f"(set one with 'meteorpi camera set')")
 
 

@@ -6,8 +6,9 @@ The filter options are shared with ``meteorpi export add`` (:func:`search_filter
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 import click
@@ -17,19 +18,28 @@ import meteorpi_model as model
 from meteorpi_cli._common import (TIME, console, data_options, emit_json, format_time,
                                   json_option, parse_time, settings)
 
-#: --meta operators: canonical constraint types plus short aliases
+#: --meta operators: canonical constraint types (the wire's, all inclusive) plus short aliases
 META_OPERATORS = {
     "string_equals": "string_equals", "number_equals": "number_equals", "less": "less",
     "greater": "greater", "before": "before", "after": "after",
     "=": None, "==": None, "eq": None, "<=": "less", "le": "less", ">=": "greater", "ge": "greater",
+    "<": "less", "lt": "less", ">": "greater", "gt": "greater",
 }
+#: operators that exclude their bound; the rest include it
+STRICT_OPERATORS = {"<", "lt", ">", "gt"}
+#: comparisons that also take a time as VALUE (then compared with dates)
+_COMPARISONS = {"<", "lt", "<=", "le", ">", "gt", ">=", "ge"}
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
 
 def parse_meta_constraint(key: str, operator: str, value: str) -> model.MetaConstraint:
     """``--meta KEY OP VALUE``: OP a constraint type or alias; VALUE a number, text or time.
 
-    ``=`` (``==``, ``eq``) compares numbers when VALUE is a number, else text.
+    ``=`` (``==``, ``eq``) compares numbers when VALUE is a number, else text. ``<`` and ``>``
+    are strict, every other comparison includes its bound; the comparisons compare dates when
+    VALUE is an ISO 8601 time. The wire's constraint types are all inclusive (SPEC section 3,
+    understood by 2015 servers), so a strict bound is sent as the next representable value:
+    ``> x`` as ``greater`` than the next double after ``x``, ``> t`` as ``after`` ``t`` + 1 ms.
     """
     if operator not in META_OPERATORS:
         raise ValueError(f"unknown --meta operator {operator!r}; use one of "
@@ -38,13 +48,44 @@ def parse_meta_constraint(key: str, operator: str, value: str) -> model.MetaCons
     number = _number(value)
     if kind is None:
         kind = "string_equals" if number is None else "number_equals"
+    elif operator in _COMPARISONS and number is None and _is_time(value):
+        kind = "after" if kind == "greater" else "before"
+    strict = operator in STRICT_OPERATORS
     if kind in ("before", "after"):
-        return model.MetaConstraint(kind, key, parse_time(value))
+        return model.MetaConstraint(kind, key, _time_bound(kind, parse_time(value), strict))
     if kind in ("number_equals", "less", "greater"):
         if number is None:
-            raise ValueError(f"--meta {key} {operator}: {value!r} is not a number")
+            raise ValueError(f"--meta {key} {operator}: {value!r} is not a number"
+                             + (" or a time" if operator in _COMPARISONS else ""))
+        if strict:
+            number = _strict_number_bound(kind, number, f"--meta {key} {operator} {value}")
         return model.MetaConstraint(kind, key, number)
     return model.MetaConstraint(kind, key, value)
+
+
+def _strict_number_bound(kind: str, number: int | float, where: str) -> float:
+    """The inclusive bound equal to a strict one: numbers are stored as IEEE doubles, so
+    ``> x`` is ``>= nextafter(x, +inf)`` and ``< x`` is ``<= nextafter(x, -inf)``."""
+    bound = math.nextafter(float(number), math.inf if kind == "greater" else -math.inf)
+    if math.isinf(bound):
+        raise ValueError(f"{where}: no number is beyond {number}")
+    return bound
+
+
+def _time_bound(kind: str, time: datetime, strict: bool) -> datetime:
+    """Dates are whole milliseconds (times are truncated to them when parsed): ``> t`` is
+    ``>= t + 1 ms`` and ``< t`` is ``<= t - 1 ms``."""
+    if not strict:
+        return time
+    return time + timedelta(milliseconds=1 if kind == "after" else -1)
+
+
+def _is_time(text: str) -> bool:
+    try:
+        parse_time(text)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_offset(text: str) -> int:
@@ -95,8 +136,9 @@ def search_filters(kind: str) -> Callable[[Callable], Callable]:
         click.option("--long-min", type=float, help="Camera longitude at least this."),
         click.option("--long-max", type=float, help="Camera longitude at most this."),
         click.option("--meta", "meta", multiple=True, nargs=3, metavar="KEY OP VALUE",
-                     help="Metadata constraint, e.g. --meta meteorpi:duration '>=' 1.5; OP is one "
-                          "of string_equals number_equals less greater before after = <= >=."),
+                     help="Metadata constraint, e.g. --meta meteorpi:duration '>' 1.5; OP is = < <= > >= "
+                          "(< and > strict, the rest inclusive) or string_equals number_equals "
+                          "less greater before after (inclusive)."),
         click.option("--exclude-imported", is_flag=True, help="Leave out rows imported from other nodes."),
     ]
     if kind == "event":

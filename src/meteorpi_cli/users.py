@@ -6,6 +6,7 @@ import click
 from rich.table import Table
 
 from meteorpi_cli._common import console, data_options, emit_json, json_option, settings, yes_option
+from meteorpi_cli._secrets import password_options
 from meteorpi_model import User
 
 ROLE_CHOICE = click.Choice(User.ROLES)
@@ -29,12 +30,15 @@ def user() -> None:
 @user.command("add")
 @data_options
 @click.argument("user_id")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="Password (prompted for when not given).")
+@password_options()
 @click.option("--role", "roles", multiple=True, type=ROLE_CHOICE,
               help="A role to grant; repeat for several [default: user].")
 def add(user_id: str, password: str, roles: tuple[str, ...]) -> None:
-    """Create a user (or, if it exists, set its password and roles)."""
+    """Create a user (or, if it exists, set its password and roles).
+
+    The password is prompted for (hidden) on a terminal, else read from the first line of
+    standard input, or from --password-file.
+    """
     db = settings().open_db(create=True)
     action = db.create_or_update_user(user_id, password, list(roles) or ["user"])
     click.echo(f"{'Created' if action == 'create' else 'Updated'} user {user_id}")
@@ -64,10 +68,9 @@ def roles(user_id: str, roles: tuple[str, ...]) -> None:
 @user.command("password")
 @data_options
 @click.argument("user_id")
-@click.option("--password", prompt="New password", hide_input=True, confirmation_prompt=True,
-              help="New password (prompted for when not given).")
+@password_options(prompt="New password")
 def password(user_id: str, password: str) -> None:
-    """Change a user's password."""
+    """Change a user's password (prompted for, piped, or from --password-file)."""
     db = settings().open_db()
     if db.get_user_by_id(user_id) is None:
         raise click.ClickException(f"no user {user_id!r}")
