@@ -78,6 +78,7 @@ def _start_target(workdir: Path, db_url: str, workers: int) -> tuple[subprocess.
     store = str(workdir / "target-files")
     target = MeteorDatabase(db_url, store, installation_id=TARGET_ID)
     target.create_or_update_user(USER, PASSWORD, ["import"])
+    target.grant_camera(USER, SOURCE_ID)
     target.close()
     port = _free_port()
     env = dict(os.environ, MPI_DB=db_url, MPI_FILE_STORE=store, MPI_INSTALLATION_ID=TARGET_ID,

@@ -2,7 +2,8 @@
 
 The class is assembled from mixins, one per area, so that each module stays small:
 ``_status`` (camera status, high water mark), ``_records`` (files, events, search, import),
-``_users`` (users and roles) and ``_export`` (export configurations and the export queue).
+``_users`` (users and roles), ``_export`` (export configurations and the export queue),
+``_grants`` (which cameras a user may write for) and ``_pending`` (uploads awaiting records).
 This module holds what they share: the engine, transactions, the file store, the caches and
 the installation id.
 """
@@ -20,6 +21,8 @@ from sqlalchemy import Connection, Engine, delete
 
 from meteorpi_fdb import migrate, schema
 from meteorpi_fdb._export import ExportMixin
+from meteorpi_fdb._grants import GrantsMixin
+from meteorpi_fdb._pending import PendingUploadsMixin
 from meteorpi_fdb._records import RecordsMixin
 from meteorpi_fdb._status import StatusMixin
 from meteorpi_fdb._users import UsersMixin
@@ -37,7 +40,8 @@ def default_installation_id() -> str:
     return f"{uuid.getnode():012x}"
 
 
-class MeteorDatabase(StatusMixin, RecordsMixin, UsersMixin, ExportMixin):
+class MeteorDatabase(StatusMixin, RecordsMixin, UsersMixin, ExportMixin, GrantsMixin,
+                     PendingUploadsMixin):
     """A single MeteorPi relational database and file store.
 
     :ivar db_path: the database location as given

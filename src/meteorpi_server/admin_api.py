@@ -12,6 +12,7 @@ from typing import Any
 from flask import Response, jsonify
 
 from meteorpi_model import CameraStatus, EventSearch, ExportConfiguration, FileRecordSearch, User
+from meteorpi_server import grants_api
 from meteorpi_server.app import MeteorApp, json_object
 from meteorpi_server.errors import BadRequest
 from meteorpi_server.routing import blueprint, camera_id_param, fields, uuid_param
@@ -154,3 +155,4 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
         return jsonify({"status": stored.as_dict()})
 
     meteor_app.app.register_blueprint(bp)
+    grants_api.add_routes(meteor_app, url_path)
