@@ -163,7 +163,7 @@ def test_demo_text_summary(cli: Cli) -> None:
     text = cli("demo", "--cameras", "1", "--nights", "1", "--seed", "4", "--admin-user", "boss",
                "--admin-password", "pw-password").stdout
     assert text.startswith("Demo network (seed 4): 1 camera, 1 night from 2024-08-11")
-    assert "admin user boss password pw (roles user, camera_admin, import)" in text
+    assert "admin user boss password pw-password (roles user, camera_admin, import)" in text
 
 
 def test_demo_content_matches_the_plan(cli: Cli, node_db) -> None:

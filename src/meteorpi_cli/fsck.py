@@ -55,14 +55,17 @@ def _check_content(path: str, record: model.FileRecord) -> dict[str, str] | None
 
 
 def find_orphans(db) -> dict[str, list[str]]:
-    """Names in the store no record accounts for: ``orphans`` (content without a row),
-    ``temporaries`` (left-over partial writes) and ``foreign`` (anything else)."""
+    """Names in the store no record accounts for: ``pending`` (uploaded through the import API,
+    waiting for its record), ``orphans`` (other content without a row), ``temporaries``
+    (left-over partial writes) and ``foreign`` (anything else)."""
     from meteorpi_fdb.file_store import TEMPORARY_PREFIX
 
     found = db.check_file_store()
     strays = found["strays"]
+    pending = {upload["file_id"] for upload in db.pending_uploads()}
     return {
-        "orphans": [file_id.hex for file_id in found["orphans"]],
+        "pending": [file_id.hex for file_id in found["orphans"] if file_id in pending],
+        "orphans": [file_id.hex for file_id in found["orphans"] if file_id not in pending],
         "temporaries": [name for name in strays if name.startswith(TEMPORARY_PREFIX)],
         "foreign": [name for name in strays if not name.startswith(TEMPORARY_PREFIX)],
     }
@@ -90,13 +93,16 @@ def repair(db, orphans: dict[str, list[str]], grace_seconds: float) -> list[str]
 @data_options
 @json_option
 @click.option("--repair", "do_repair", is_flag=True,
-              help="Delete orphan content and left-over temporary files (nothing else).")
+              help="Delete orphan content, left-over temporary files and uploads whose record "
+                   "never arrived (nothing else).")
 @click.option("--grace", default=DEFAULT_GRACE_SECONDS, show_default=True, type=click.IntRange(0),
-              help="With --repair, only delete files older than this many seconds.")
+              help="With --repair, only delete files (and pending uploads) older than this many "
+                   "seconds.")
 def fsck(do_repair: bool, grace: int) -> None:
     """Check every stored file against its record's size and MD5, and list orphans.
 
-    Exit code 1 when any problem remains.
+    Content uploaded through the import API whose record has not arrived yet is listed as
+    pending, apart from true orphans, and is not a problem. Exit code 1 when any problem remains.
     """
     config = settings()
     db = config.open_db()
@@ -104,11 +110,12 @@ def fsck(do_repair: bool, grace: int) -> None:
     with progress() as bar:
         task = bar.add_task("Checking files", total=total)
         checked, problems = check_records(db, lambda n: bar.advance(task, n))
+    expired = [file_id.hex for file_id in db.remove_expired_uploads(grace)] if do_repair else []
     orphans = find_orphans(db)
-    removed = repair(db, orphans, grace) if do_repair else []
+    removed = expired + (repair(db, orphans, grace) if do_repair else [])
     for key in ("orphans", "temporaries"):
         orphans[key] = [name for name in orphans[key] if name not in removed]
-    remaining = len(problems) + sum(len(names) for names in orphans.values())
+    remaining = len(problems) + sum(len(names) for key, names in orphans.items() if key != "pending")
     if config.json:
         emit_json({"checked": checked, "problems": problems, **orphans, "removed": removed})
     else:
@@ -126,7 +133,8 @@ def _report(checked: int, problems: list[dict[str, Any]], orphans: dict[str, lis
         for problem in problems:
             table.add_row(problem["file_id"], problem["problem"], problem["detail"])
         out.print(table)
-    for key, label in (("orphans", "orphan content (no record)"),
+    for key, label in (("pending", "pending uploads (content waiting for its record)"),
+                       ("orphans", "orphan content (no record)"),
                        ("temporaries", "left-over temporary files"),
                        ("foreign", "foreign files (left alone)")):
         if orphans[key]:

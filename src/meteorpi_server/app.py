@@ -113,6 +113,8 @@ class MeteorApp:
         self.login_guard.check(user_id, address)
         try:
             with self.login_guard.hashing():
+                # Again: failures counted while this request waited for a slot count too.
+                self.login_guard.check(user_id, address)
                 user = self.credential_cache.verify(user_id, password, self.db.get_user)
         except ValueError:
             self.login_guard.failed(user_id, address)

@@ -89,7 +89,8 @@ class CredentialCache:
             self._entries.move_to_end(key)
             due = self._stamp is not None and now - validated >= self.recheck_seconds
         if due:
-            if self._stamp(user_id) != stamp:
+            current = self._stamp(user_id)
+            if current is None or current != stamp:
                 with self._lock:
                     self._entries.pop(key, None)
                 return None
