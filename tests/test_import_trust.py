@@ -159,6 +159,20 @@ def test_admin_api_grants_and_revokes(make_server) -> None:
     assert http.put("/users/node1/cameras/" + "x" * 65).status_code == 400
 
 
+def test_the_client_grants_and_revokes(make_server) -> None:
+    from meteorpi_client import MeteorClient, NotFound
+
+    server = make_server()
+    server.db.create_or_update_user(*ADMIN, ["user", "camera_admin"])
+    server.db.create_or_update_user("node1", "password-1", ["import"])
+    with MeteorClient(server.base_url(), *ADMIN) as admin:
+        assert admin.grant_camera("node1", OTHER) == [OTHER]
+        assert admin.get_user_cameras("node1") == [OTHER]
+        assert admin.revoke_camera("node1", OTHER) == []
+        with pytest.raises(NotFound):
+            admin.revoke_camera("node1", OTHER)
+
+
 def test_cli_grants_revokes_and_binds(cli: Cli, node_db) -> None:
     node_db.create_or_update_user("node1", "password-1", ["import"])
     assert cli("user", "cameras", "grant", "node1", SOURCE_ID, OTHER).output == (

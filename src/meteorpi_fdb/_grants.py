@@ -54,8 +54,10 @@ class GrantsMixin:
 
     def user_holds_camera(self: "MeteorDatabase", user_id: str, camera_id: str) -> bool:
         """Whether ``user_id`` may write data for ``camera_id`` (the import API's one rule)."""
-        if not isinstance(user_id, str) or not isinstance(camera_id, str):
-            return False
+        try:
+            user_id, camera_id = _user_id(user_id), _checked_camera(camera_id)
+        except ValueError:
+            return False  # no such user or camera could exist (and Firebird rejects over-long binds)
         with self.connection() as connection:
             found = connection.execute(
                 select(t_usercamera.c.cameraid)

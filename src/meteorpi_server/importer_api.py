@@ -6,6 +6,10 @@ An exporter POSTs entity messages (``{"type": "event", "event": {...}}``, ``"fil
 ``{"state": ...}``: ``complete``, ``continue``, ``continue-nocache``, ``need_status`` (+
 ``status_id``), ``need_file_data`` (+ ``file_id``) or ``failed`` (+ ``message``).
 
+Before any receiver runs, every entity must name only cameras the importing user holds (403)
+and be dated at most ``MPI_IMPORT_MAX_FUTURE_SECONDS`` ahead (400): ``import_policy``. Uploaded
+content is held to the user's quota of content awaiting records: ``upload_quota``.
+
 What happens to received entities is up to an import receiver: :class:`BaseImportReceiver`
 accepts everything and stores nothing; :class:`MeteorDatabaseImportReceiver` replicates into a
 ``MeteorDatabase``. Full entities are kept in a small LRU cache, keyed per importing user, so that
