@@ -111,6 +111,38 @@ def test_the_hash_semaphore_caps_concurrent_checks() -> None:
     assert refused and all(error.retry_after == 1 for error in refused)
 
 
+def test_a_login_without_failures_takes_the_next_slot_first() -> None:
+    guard = LoginGuard(1, 5.0, 100, 100, 60)
+    order: list[str] = []
+    release = threading.Event()
+
+    def login(name: str, user_id: str, address: str) -> None:
+        with guard.hashing(user_id, address):
+            order.append(name)
+            if name == "holder":
+                release.wait(5)
+
+    holder = threading.Thread(target=login, args=("holder", "alice", "10.0.0.9"))
+    holder.start()
+    while not order:
+        time.sleep(0.01)
+    # Waiting before their address failed: clean at first, they lose their place at the failure.
+    attackers = [threading.Thread(target=login, args=(f"attacker-{n}", f"guess-{n}", "10.0.0.1"))
+                 for n in range(3)]
+    for thread in attackers:
+        thread.start()
+    time.sleep(0.1)
+    guard.failed("mallory", "10.0.0.1")
+    real = threading.Thread(target=login, args=("real", "bob", "10.0.0.2"))
+    real.start()
+    time.sleep(0.1)
+    release.set()
+    for thread in [holder, real, *attackers]:
+        thread.join()
+    assert order[:2] == ["holder", "real"]
+    assert sorted(order[2:]) == ["attacker-0", "attacker-1", "attacker-2"]
+
+
 def test_the_cache_rechecks_the_users_row() -> None:
     clock = FakeClock()
     stamps = {"alice": "s1"}
@@ -207,8 +239,11 @@ def test_concurrent_wrong_passwords_leave_memory_and_the_real_user_alone(make_se
     assert set(statuses) <= {403, 429} and statuses.count(429) >= 96 - 30 - 1
     assert all(retry and int(retry) >= 1 for status, retry in answers if status == 429)
     assert peak[0] - idle < 4 * HASH_MIB << 20, f"grew {(peak[0] - idle) >> 20} MiB"
-    # Throttled: the next attempt is refused before any hashing, the real user still gets in.
-    assert _login(port, "victim", "victim-password")[0] == 429
+    # Past the per-user limit even the right password is refused (before any hashing), and the
+    # real user still gets in.
+    tries = [_login(port, "victim", f"guess-{n}", source="127.0.0.4")[0] for n in range(11)]
+    assert tries[-1] == 429 and set(tries) <= {403, 429}
+    assert _login(port, "victim", "victim-password", source="127.0.0.4")[0] == 429
     assert _login(port, "observer", "observer-password", source="127.0.0.2")[0] == 200
 
 

@@ -112,7 +112,7 @@ class MeteorApp:
         address = request.remote_addr or "unknown"
         self.login_guard.check(user_id, address)
         try:
-            with self.login_guard.hashing():
+            with self.login_guard.hashing(user_id, address):
                 # Again: failures counted while this request waited for a slot count too.
                 self.login_guard.check(user_id, address)
                 user = self.credential_cache.verify(user_id, password, self.db.get_user)

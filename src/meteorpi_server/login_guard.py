@@ -7,7 +7,10 @@ with the production parameters. Without a bound, a burst of wrong passwords cost
 
 - at most ``max_hashes`` password checks run at once (a semaphore sized from a memory budget,
   :func:`hash_slots`); a request that waits longer than ``wait_seconds`` for a slot is answered
-  429 instead of queueing for ever;
+  429 instead of queueing for ever. A login whose user id and address have no recent failures
+  takes the next free slot before any that have, and may wait the whole ``wait_seconds``; one
+  with recent failures waits a tenth of that, so an attack's requests give up their server
+  threads quickly and a real user is not queued behind them;
 - after ``failures_per_user`` failed logins for one user id, or ``failures_per_address`` from one
   client address, within ``window_seconds``, further attempts for that user / from that address
   are answered 429 with ``Retry-After`` - before any hashing - until the window ends.
@@ -59,6 +62,13 @@ class _FailureCounts:
             return 0.0
         return left if entry[1] >= self.limit else 0.0
 
+    def count(self, key: str) -> int:
+        """Failures of ``key`` in the current window."""
+        entry = self._counts.get(key)
+        if entry is None or entry[0] + self.window <= self._clock():
+            return 0
+        return int(entry[1])
+
     def add(self, key: str) -> None:
         if self.limit <= 0:
             return
@@ -92,7 +102,9 @@ class LoginGuard:
             raise ValueError("max_hashes must be at least 1")
         self.max_hashes = max_hashes
         self.wait_seconds = wait_seconds
-        self._slots = threading.BoundedSemaphore(max_hashes)
+        self._free = max_hashes
+        self._clean_waiting = 0
+        self._slot_changed = threading.Condition()
         self._lock = threading.Lock()
         self._users = _FailureCounts(failures_per_user, window_seconds, clock)
         self._addresses = _FailureCounts(failures_per_address, window_seconds, clock)
@@ -111,10 +123,12 @@ class LoginGuard:
                                   f"try again in {int(address_wait + 0.999)} s", address_wait)
 
     def failed(self, user_id: str, address: str) -> None:
-        """Count a failed login."""
+        """Count a failed login (and let waiters from that user or address lose their place)."""
         with self._lock:
             self._users.add(user_id[:256])
             self._addresses.add(address)
+        with self._slot_changed:
+            self._slot_changed.notify_all()
 
     def succeeded(self, user_id: str) -> None:
         """A correct password clears the user's failures (not the address's: one good account
@@ -122,13 +136,45 @@ class LoginGuard:
         with self._lock:
             self._users.reset(user_id[:256])
 
+    def has_failed(self, user_id: str, address: str) -> bool:
+        """Whether this user id or address failed to log in during the current window."""
+        with self._lock:
+            return self._users.count(user_id[:256]) > 0 or self._addresses.count(address) > 0
+
     @contextmanager
-    def hashing(self) -> Iterator[None]:
-        """Hold one of the ``max_hashes`` slots; ``TooManyRequests`` if none frees up in time."""
-        if not self._slots.acquire(timeout=self.wait_seconds):
-            raise TooManyRequests("too many logins being checked at once; try again shortly",
-                                  max(1.0, self.wait_seconds))
+    def hashing(self, user_id: str | None = None, address: str = "") -> Iterator[None]:
+        """Hold one of the ``max_hashes`` slots; ``TooManyRequests`` if none frees up in time.
+
+        A login whose ``user_id`` and ``address`` have no recent failures (or with no user id)
+        takes a free slot before any other waiter and waits up to ``wait_seconds``; others wait
+        a tenth of that. Whether a waiter is clean is looked at again whenever a failure is
+        counted, so an attack's first requests lose their place as soon as one of them fails.
+        """
+        started = time.monotonic()
+        counted = False
+        with self._slot_changed:
+            try:
+                while True:
+                    clean = user_id is None or not self.has_failed(user_id, address)
+                    if clean != counted:
+                        self._clean_waiting += 1 if clean else -1
+                        counted = clean
+                    if self._free > 0 and (clean or self._clean_waiting == 0):
+                        break
+                    wait = self.wait_seconds if clean else self.wait_seconds / 10
+                    left = started + wait - time.monotonic()
+                    if left <= 0:
+                        raise TooManyRequests("too many logins being checked at once; try again "
+                                              "shortly", max(1.0, wait))
+                    self._slot_changed.wait(left)
+                self._free -= 1
+            finally:
+                if counted:
+                    self._clean_waiting -= 1
+                    self._slot_changed.notify_all()
         try:
             yield
         finally:
-            self._slots.release()
+            with self._slot_changed:
+                self._free += 1
+                self._slot_changed.notify_all()
