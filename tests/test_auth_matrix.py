@@ -13,8 +13,6 @@ import itertools
 import uuid
 from typing import Any, Callable
 
-import pytest
-
 import meteorpi_model as model
 from tests.server_helpers import (ADMIN, USER, Client, cheap_password_hashing,  # noqa: F401
                                   make_server)

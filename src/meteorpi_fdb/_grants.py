@@ -28,10 +28,6 @@ def _user_id(user_id: str) -> str:
     return model.User(user_id, 0).user_id
 
 
-def _checked_camera(camera_id: str) -> str:
-    return check_camera_id(camera_id)
-
-
 class GrantsMixin:
     """Camera grants of :class:`MeteorDatabase`."""
 
@@ -55,7 +51,7 @@ class GrantsMixin:
     def user_holds_camera(self: "MeteorDatabase", user_id: str, camera_id: str) -> bool:
         """Whether ``user_id`` may write data for ``camera_id`` (the import API's one rule)."""
         try:
-            user_id, camera_id = _user_id(user_id), _checked_camera(camera_id)
+            user_id, camera_id = _user_id(user_id), check_camera_id(camera_id)
         except ValueError:
             return False  # no such user or camera could exist (and Firebird rejects over-long binds)
         with self.connection() as connection:
@@ -71,7 +67,7 @@ class GrantsMixin:
 
         :raises ValueError: unknown user or malformed camera id
         """
-        user_id, camera_id = _user_id(user_id), _checked_camera(camera_id)
+        user_id, camera_id = _user_id(user_id), check_camera_id(camera_id)
 
         def grant() -> bool:
             with self.transaction() as connection:
@@ -91,7 +87,7 @@ class GrantsMixin:
     def revoke_camera(self: "MeteorDatabase", user_id: str, camera_id: str) -> bool:
         """Stop ``user_id`` writing for ``camera_id`` (its next request is refused); returns
         whether it held the camera. Other cameras and other users are untouched."""
-        user_id, camera_id = _user_id(user_id), _checked_camera(camera_id)
+        user_id, camera_id = _user_id(user_id), check_camera_id(camera_id)
 
         def revoke() -> int:
             with self.transaction() as connection:
