@@ -103,6 +103,7 @@ class Target:
         self.store = str(self.dir / "files")
         db = MeteorDatabase(self.db_url, self.store, installation_id=TARGET_ID)
         db.create_or_update_user(USER, PASSWORD, ["import"])
+        db.grant_camera(USER, SOURCE_ID)
         db.close()
         self.port = _free_port()
         env = dict(os.environ, MPI_DB=self.db_url, MPI_FILE_STORE=self.store, MPI_INSTALLATION_ID=TARGET_ID,

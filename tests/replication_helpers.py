@@ -125,8 +125,12 @@ def target(target_db_url: str, start_node) -> Node:
 
 
 def add_import_user(db: MeteorDatabase, user_id: str = IMPORT_USER,
-                    password: str = IMPORT_PASSWORD, roles: list[str] | None = None) -> None:
+                    password: str = IMPORT_PASSWORD, roles: list[str] | None = None,
+                    cameras: tuple[str, ...] = (SOURCE_ID,)) -> None:
+    """An import user on the target, bound to ``cameras`` (by default the source's camera)."""
     db.create_or_update_user(user_id, password, roles or ["import"])
+    for camera_id in cameras:
+        db.grant_camera(user_id, camera_id)
 
 
 # --- data --------------------------------------------------------------------------------

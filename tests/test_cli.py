@@ -139,26 +139,26 @@ def test_new_status_merges_changes_over_the_current_one() -> None:
 # -- users -------------------------------------------------------------------------------
 
 def test_user_commands(cli: Cli, node_db) -> None:
-    added = cli("user", "add", "alice", "--password", "pw-1", "--role", "user", "--role", "import")
+    added = cli("user", "add", "alice", "--password", "password-1", "--role", "user", "--role", "import")
     assert added.stdout == "Created user alice\n"
     assert added.stderr.startswith("Warning: a password on the command line is visible to other users")
-    cli("user", "add", "bob", input="pw-bob\npw-bob\n")
+    cli("user", "add", "bob", input="password-bob\npassword-bob\n")
     listed = as_json(cli("--json", "user", "list"))["users"]
     assert listed == [{"user_id": "alice", "role_mask": 5, "roles": ["user", "import"]},
                       {"user_id": "bob", "role_mask": 1, "roles": ["user"]}]
     assert "alice  user, import" in cli("user", "list").output
     cli("user", "roles", "alice", "camera_admin")
-    cli("user", "password", "alice", "--password", "pw-2")
+    cli("user", "password", "alice", "--password", "password-2")
     db = node_db
-    assert db.get_user("alice", "pw-2") == model.User("alice", 2)
-    assert db.get_user("bob", "pw-bob").get_roles() == ["user"]
+    assert db.get_user("alice", "password-2") == model.User("alice", 2)
+    assert db.get_user("bob", "password-bob").get_roles() == ["user"]
     cli("user", "delete", "bob", input="n\n", expect=1)
     cli("user", "delete", "bob", "--yes")
     assert [u.user_id for u in db.get_users()] == ["alice"]
 
 
 def test_user_errors(cli: Cli) -> None:
-    cli("user", "add", "alice", "--password", "pw")
+    cli("user", "add", "alice", "--password", "password-1")
     assert error_line(cli("user", "roles", "nobody", "user", expect=1)) == "Error: no user 'nobody'"
     assert "'pilot' is not one of" in cli("user", "roles", "alice", "pilot", expect=2).output
     assert "password" in error_line(cli("user", "add", "carol", input="\n", expect=1))
@@ -240,7 +240,7 @@ def test_db_upgrade_and_info(cli: Cli, node_db, db_url: str, tmp_path: Path) -> 
     make_event(db, utc(2024, 8, 12), CAMERA, files=[make_file(db, tmp_path, utc(2024, 8, 12), CAMERA,
                                                               content=b"x" * 1000)])
     make_file(db, tmp_path, utc(2024, 8, 12, 1), CAMERA, content=b"y" * 24)
-    db.create_or_update_user("alice", "pw", ["user"])
+    db.create_or_update_user("alice", "password-1", ["user"])
     info = as_json(cli("--json", "db", "info"))
     assert {k: info[k] for k in ("backend", "cameras", "status_blocks", "events", "files", "users",
                                  "export_configs", "pending_exports", "imported_events")} == {
@@ -263,14 +263,14 @@ def test_every_command_is_documented_with_an_example() -> None:
     examples = re.findall(r"```sh\n(.*?)```", docs, flags=re.S)
     lines = [line.replace("--data-dir data ", "") for block in examples for line in block.splitlines()]
     paths = _command_paths(main)
-    assert len(paths) == 29
+    assert len(paths) == 36
     for path in paths:
         assert any(line.startswith(path + " ") or line == path for line in lines), path
 
 
 def test_options_go_before_or_after_the_command(db_url: str, data_dir: Path) -> None:
     runner = CliRunner()
-    runner.invoke(main, ["--db", db_url, "--data-dir", str(data_dir), "user", "add", "a", "--password", "p"])
+    runner.invoke(main, ["--db", db_url, "--data-dir", str(data_dir), "user", "add", "a", "--password", "password-1"])
     before = runner.invoke(main, ["--db", db_url, "--data-dir", str(data_dir), "--json", "user", "list"])
     after = runner.invoke(main, ["user", "list", "--db", db_url, "--data-dir", str(data_dir), "--json"])
     assert before.exit_code == after.exit_code == 0

@@ -106,7 +106,7 @@ def _count(db, search) -> int:
 
 def test_demo_creates_what_it_says(cli: Cli, node_db) -> None:
     summary = as_json(cli("--json", "demo", "--cameras", "2", "--nights", "2", "--seed", "3",
-                          "--admin-password", "demo-pw"))
+                          "--admin-password", "demo-password"))
     db = node_db
     assert db.get_cameras() == sorted(summary["camera_ids"])
     assert summary["status_blocks"] == sum(len(db.get_camera_status_history(c)) for c in db.get_cameras())
@@ -125,7 +125,7 @@ def test_demo_creates_what_it_says(cli: Cli, node_db) -> None:
     files = db.search_files(model.FileRecordSearch(limit=0))["files"]
     assert sum(f.file_size for f in files) == summary["content_bytes"]
     assert min(f.file_time for f in files) == model.milliseconds_to_utc_datetime(summary["first_time"])
-    assert db.get_user("admin", "demo-pw").get_roles() == ["user", "camera_admin", "import"]
+    assert db.get_user("admin", "demo-password").get_roles() == ["user", "camera_admin", "import"]
     sky = db.search_files(model.FileRecordSearch(semantic_type="meteorpi:sky_clarity", limit=1))["files"][0]
     assert sky.mime_type == "image/png" and str(sky.meta[0].key) == "meteorpi:sky_clarity"
     assert _decode(Path(db.file_path_for_id(sky.file_id)).read_bytes()).size == (720, 576)
@@ -140,7 +140,7 @@ def test_demo_creates_what_it_says(cli: Cli, node_db) -> None:
 
 def test_same_seed_same_content(cli: Cli, node_db, tmp_path: Path) -> None:
     """Two demo runs with one seed hold the same records and byte-identical files."""
-    args = ["--json", "demo", "--cameras", "1", "--nights", "1", "--seed", "11", "--admin-password", "x"]
+    args = ["--json", "demo", "--cameras", "1", "--nights", "1", "--seed", "11", "--admin-password", "x-password"]
     first = as_json(cli(*args))
     other = CliRunner().invoke(main, ["--data-dir", str(tmp_path / "other"), *args])
     assert other.exit_code == 0, other.output
@@ -161,14 +161,14 @@ def test_same_seed_same_content(cli: Cli, node_db, tmp_path: Path) -> None:
 
 def test_demo_text_summary(cli: Cli) -> None:
     text = cli("demo", "--cameras", "1", "--nights", "1", "--seed", "4", "--admin-user", "boss",
-               "--admin-password", "pw").stdout
+               "--admin-password", "pw-password").stdout
     assert text.startswith("Demo network (seed 4): 1 camera, 1 night from 2024-08-11")
-    assert "admin user boss password pw (roles user, camera_admin, import)" in text
+    assert "admin user boss password pw-password (roles user, camera_admin, import)" in text
 
 
 def test_demo_content_matches_the_plan(cli: Cli, node_db) -> None:
     network = plan_network(seed=5, cameras=1, nights=1)
-    cli("demo", "--cameras", "1", "--nights", "1", "--seed", "5", "--admin-password", "pw")
+    cli("demo", "--cameras", "1", "--nights", "1", "--seed", "5", "--admin-password", "pw-password")
     camera = network.cameras[0]
     first_event: DemoEvent = camera.events[0]
     expected = [hashlib.md5(content).hexdigest() for content in first_event.render()]

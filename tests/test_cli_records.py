@@ -306,7 +306,7 @@ def test_export_configuration_commands(cli: Cli, node_db) -> None:
 def test_export_run_replicates_to_a_real_node(cli: Cli, node_db, records, start_node,
                                               target_db_url: str) -> None:
     target = start_node(target_db_url, "c0c0c0c0c0c0")
-    add_import_user(target.db)
+    add_import_user(target.db, cameras=(CAMERA, OTHER))
     cli("export", "add", "events", "perseids", "--target-url", target.import_url, "--user", "importer",
         "--password", "import-secret-1", "--meta", "meteorpi:shower", "=", "PER", "--enable")
     result = as_json(cli("--json", "export", "run"))

@@ -32,11 +32,11 @@ def _user_ids(response) -> list[str]:
 
 def test_list_create_update_delete_users(admin: Client, server) -> None:
     assert _user_ids(admin.get("/users")) == ["admin", "importer", "viewer"]
-    assert _user_ids(admin.post("/users", json={"user_id": "new", "password": "pw"})) == [
+    assert _user_ids(admin.post("/users", json={"user_id": "new", "password": "password-1"})) == [
         "admin", "importer", "new", "viewer"]
-    assert admin.get("/login", auth=("new", "pw")).json()["user"]["roles"] == ["user"]
-    admin.post("/users", json={"user_id": "new", "password": "pw2", "roles": ["user", "import"]})
-    assert admin.get("/login", auth=("new", "pw2")).json()["user"]["roles"] == ["user", "import"]
+    assert admin.get("/login", auth=("new", "password-1")).json()["user"]["roles"] == ["user"]
+    admin.post("/users", json={"user_id": "new", "password": "password-2", "roles": ["user", "import"]})
+    assert admin.get("/login", auth=("new", "password-2")).json()["user"]["roles"] == ["user", "import"]
     response = admin.put("/users/roles", json={"new_roles": [
         {"user_id": "new", "roles": ["camera_admin", "user"]}, {"user_id": "viewer", "roles": []}]})
     users = {u["user_id"]: u["roles"] for u in response.json()["users"]}
@@ -50,16 +50,26 @@ def test_list_create_update_delete_users(admin: Client, server) -> None:
     ({"password": "x"}, "user_id"),
     ({"user_id": "x", "password": ""}, "password"),
     ({"user_id": "x", "password": 5}, "password"),
-    ({"user_id": "", "password": "x"}, "user_id"),
-    ({"user_id": "x" * 300, "password": "x"}, "user_id"),
-    ({"user_id": "x", "password": "x", "roles": ["root"]}, "root"),
-    ({"user_id": "x", "password": "x", "extra": 1}, "extra"),
+    ({"user_id": "", "password": "password-1"}, "user_id"),
+    ({"user_id": "x" * 300, "password": "password-1"}, "user_id"),
+    ({"user_id": "x", "password": "password-1", "roles": ["root"]}, "root"),
+    ({"user_id": "x", "password": "password-1", "extra": 1}, "extra"),
+    ({"user_id": "node:7", "password": "password-1"}, "':'"),
+    ({"user_id": "x", "password": "x"}, "at least 8 characters"),
 ])
 def test_bad_user_bodies_are_400_and_write_nothing(admin: Client, body: dict, fragment: str) -> None:
     response = admin.post("/users", json=body)
     assert response.status_code == 400
     assert fragment in response.json()["message"]
     assert _user_ids(admin.get("/users")) == ["admin", "importer", "viewer"]
+
+
+def test_the_last_admin_cannot_be_deleted_or_demoted(admin: Client) -> None:
+    response = admin.delete("/users/admin")
+    assert response.status_code == 400 and "last user with the camera_admin role" in response.json()["message"]
+    response = admin.put("/users/roles", json={"new_roles": [{"user_id": "admin", "roles": ["user"]}]})
+    assert response.status_code == 400 and "camera_admin" in response.json()["message"]
+    assert admin.get("/login").json()["user"]["roles"] == ["user", "camera_admin"]
 
 
 @pytest.mark.parametrize("body", [

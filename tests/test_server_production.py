@@ -147,9 +147,9 @@ def test_gunicorn_with_two_workers_on_one_database(db_url: str, tmp_path: Path) 
         ranged = http.get(f"/files/content/{records[3].file_id.hex}", headers={"Range": "bytes=-10"})
         assert (ranged.status_code, ranged.content) == (206, bytes([3]) * 10)
         # A user created through one worker can log in through either.
-        assert http.post("/users", json={"user_id": "new", "password": "pw"}, auth=ADMIN).ok
+        assert http.post("/users", json={"user_id": "new", "password": "password-1"}, auth=ADMIN).ok
         with ThreadPoolExecutor(4) as pool:
-            logins = list(pool.map(lambda _: requests.get(http.url("/login"), auth=("new", "pw"),
+            logins = list(pool.map(lambda _: requests.get(http.url("/login"), auth=("new", "password-1"),
                                                            timeout=30).status_code, range(12)))
         assert logins == [200] * 12
         response = http.get("/events/" + encode_search({"lat_min": 5, "lat_max": 1}))

@@ -50,15 +50,15 @@ def test_create_then_log_in(db):
 
 
 def test_roles_default_to_user_on_creation(db):
-    db.create_or_update_user("bob", "pw", None)
+    db.create_or_update_user("bob", "password-1", None)
 
-    assert db.get_user("bob", "pw").get_roles() == ["user"]
+    assert db.get_user("bob", "password-1").get_roles() == ["user"]
 
 
 def test_empty_role_list_is_kept(db):
-    db.create_or_update_user("nobody", "pw", [])
+    db.create_or_update_user("nobody", "password-1", [])
 
-    assert db.get_user("nobody", "pw").get_roles() == []
+    assert db.get_user("nobody", "password-1").get_roles() == []
 
 
 def test_password_is_stored_only_as_an_argon2id_hash(db):
@@ -104,7 +104,7 @@ def test_implausible_password_fails_like_a_wrong_one(db, password):
 
 @pytest.mark.parametrize(
     "user_id, password, field",
-    [(None, "pw", "user_id"), (7, "pw", "user_id"), ("alice", None, "password"), ("alice", b"pw", "password")],
+    [(None, "password-1", "user_id"), (7, "password-1", "user_id"), ("alice", None, "password"), ("alice", b"password-1", "password")],
 )
 def test_get_user_rejects_wrong_types(db, user_id, password, field):
     with pytest.raises(ValueError, match=field):
@@ -129,26 +129,26 @@ def test_create_needs_a_password(db):
 
 
 def test_change_password(db):
-    db.create_or_update_user("alice", "old", ["user"])
+    db.create_or_update_user("alice", "old-password", ["user"])
 
-    assert db.create_or_update_user("alice", "new", None) == "update"
+    assert db.create_or_update_user("alice", "new-password", None) == "update"
 
-    assert db.get_user("alice", "new").get_roles() == ["user"]
+    assert db.get_user("alice", "new-password").get_roles() == ["user"]
     with pytest.raises(ValueError, match=_users.LOGIN_FAILED):
-        db.get_user("alice", "old")
+        db.get_user("alice", "old-password")
 
 
 def test_change_roles_keeps_password(db):
-    db.create_or_update_user("alice", "pw", ["user"])
+    db.create_or_update_user("alice", "password-1", ["user"])
 
     assert db.create_or_update_user("alice", None, ["user", "import"]) == "update"
 
-    assert db.get_user("alice", "pw").get_roles() == ["user", "import"]
+    assert db.get_user("alice", "password-1").get_roles() == ["user", "import"]
 
 
 @pytest.mark.parametrize("roles", [None, ["user"], ["user", "user"]])
 def test_no_change_is_none(db, roles):
-    db.create_or_update_user("alice", "pw", ["user"])
+    db.create_or_update_user("alice", "password-1", ["user"])
     before = stored_hash(db, "alice")
 
     assert db.create_or_update_user("alice", None, roles) == "none"
@@ -161,21 +161,21 @@ def test_no_change_is_none(db, roles):
     [(["user", "superuser"], "superuser"), ("user", "roles"), ([None], "role"), ({"user": True}, "roles")],
 )
 def test_bad_roles_are_rejected_and_nothing_written(db, roles, message):
-    db.create_or_update_user("alice", "pw", ["user"])
+    db.create_or_update_user("alice", "password-1", ["user"])
 
     with pytest.raises(ValueError, match=message):
-        db.create_or_update_user("alice", "new", roles)
+        db.create_or_update_user("alice", "new-password", roles)
     with pytest.raises(ValueError, match=message):
-        db.create_or_update_user("bob", "pw", roles)
+        db.create_or_update_user("bob", "password-1", roles)
 
-    assert db.get_user("alice", "pw").get_roles() == ["user"]
+    assert db.get_user("alice", "password-1").get_roles() == ["user"]
     assert [u.user_id for u in db.get_users()] == ["alice"]
 
 
 @pytest.mark.parametrize("user_id", ["", "u" * 256, "two\nlines", "tab\there", "nul\x00", None, 42])
 def test_bad_user_ids_are_rejected(db, user_id):
     with pytest.raises(ValueError, match="user_id"):
-        db.create_or_update_user(user_id, "pw", None)
+        db.create_or_update_user(user_id, "password-1", None)
     with pytest.raises(ValueError, match="user_id"):
         db.delete_user(user_id)
     assert db.get_users() == []
@@ -183,26 +183,26 @@ def test_bad_user_ids_are_rejected(db, user_id):
 
 def test_longest_user_id_is_accepted(db):
     user_id = "ü" * 255
-    assert db.create_or_update_user(user_id, "pw", None) == "create"
-    assert db.get_user(user_id, "pw").user_id == user_id
+    assert db.create_or_update_user(user_id, "password-1", None) == "create"
+    assert db.get_user(user_id, "password-1").user_id == user_id
 
 
 @pytest.mark.parametrize("password", ["", 12, b"bytes", "p" * (_users.MAX_PASSWORD_LENGTH + 1)])
 def test_bad_passwords_are_rejected(db, password):
-    db.create_or_update_user("alice", "pw", None)
+    db.create_or_update_user("alice", "password-1", None)
 
     with pytest.raises(ValueError, match="password"):
         db.create_or_update_user("alice", password, None)
     with pytest.raises(ValueError, match="password"):
         db.create_or_update_user("bob", password, None)
 
-    assert db.get_user("alice", "pw").user_id == "alice"
+    assert db.get_user("alice", "password-1").user_id == "alice"
     assert [u.user_id for u in db.get_users()] == ["alice"]
 
 
 def test_get_users_is_sorted(db):
     for user_id in ["zoe", "Adam", "mike", "bob"]:
-        db.create_or_update_user(user_id, "pw", ["user"])
+        db.create_or_update_user(user_id, "password-1", ["user"])
     db.create_or_update_user("mike", None, ["camera_admin"])
 
     users = db.get_users()
@@ -212,21 +212,21 @@ def test_get_users_is_sorted(db):
 
 
 def test_delete_user(db):
-    db.create_or_update_user("alice", "pw", None)
-    db.create_or_update_user("bob", "pw", None)
+    db.create_or_update_user("alice", "password-1", None)
+    db.create_or_update_user("bob", "password-1", None)
 
     assert db.delete_user("alice") is True
     assert db.delete_user("alice") is False
 
     assert [u.user_id for u in db.get_users()] == ["bob"]
     with pytest.raises(ValueError, match=_users.LOGIN_FAILED):
-        db.get_user("alice", "pw")
-    assert db.create_or_update_user("alice", "again", None) == "create"
+        db.get_user("alice", "password-1")
+    assert db.create_or_update_user("alice", "again-password", None) == "create"
 
 
 def test_get_user_by_id_follows_changes(db):
     assert db.get_user_by_id("alice") is None
-    db.create_or_update_user("alice", "pw", ["user"])
+    db.create_or_update_user("alice", "password-1", ["user"])
 
     assert db.get_user_by_id("alice") == model.User("alice", 1)
     assert db.get_user_by_id("alice") == model.User("alice", 1)  # served from the cache
@@ -243,7 +243,7 @@ def test_get_user_by_id_of_impossible_ids_is_none(db, user_id):
 
 
 def test_outdated_hash_is_upgraded_on_login(db, monkeypatch):
-    db.create_or_update_user("alice", "pw", None)
+    db.create_or_update_user("alice", "password-1", None)
     old = stored_hash(db, "alice")
     monkeypatch.setattr(_users, "PASSWORD_HASHER", PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1))
 
@@ -251,11 +251,11 @@ def test_outdated_hash_is_upgraded_on_login(db, monkeypatch):
         db.get_user("alice", "wrong")
     assert stored_hash(db, "alice") == old
 
-    db.get_user("alice", "pw")
+    db.get_user("alice", "password-1")
 
     new = stored_hash(db, "alice")
     assert new != old and new.startswith("$argon2id$v=19$m=2048,t=2,p=1$")
-    assert db.get_user("alice", "pw").user_id == "alice"
+    assert db.get_user("alice", "password-1").user_id == "alice"
     assert stored_hash(db, "alice") == new
 
 
@@ -273,8 +273,52 @@ def test_profiles(monkeypatch):
 
 def test_users_are_shared_between_instances(make_db, db):
     other = make_db()
-    db.create_or_update_user("alice", "pw", ["user"])
+    db.create_or_update_user("alice", "password-1", ["user"])
 
-    assert other.get_user("alice", "pw").user_id == "alice"
+    assert other.get_user("alice", "password-1").user_id == "alice"
     assert other.create_or_update_user("alice", None, ["user", "import"]) == "update"
-    assert db.get_user("alice", "pw").get_roles() == ["user", "import"]
+    assert db.get_user("alice", "password-1").get_roles() == ["user", "import"]
+
+
+# --- issue 10: ids that cannot log in, short passwords, the last administrator ---------------
+
+
+@pytest.mark.parametrize("user_id", ["node:7", ":", "a:b:c"])
+def test_user_ids_with_a_colon_are_refused(db, user_id):
+    with pytest.raises(ValueError, match="':'"):
+        db.create_or_update_user(user_id, "password-1", ["import"])
+    assert db.get_users() == []
+
+
+@pytest.mark.parametrize("password", ["p", "1234567"])
+def test_short_passwords_are_refused(db, password):
+    db.create_or_update_user("alice", "password-1", None)
+    for user_id in ("alice", "bob"):
+        with pytest.raises(ValueError, match=f"at least {_users.MIN_PASSWORD_LENGTH}"):
+            db.create_or_update_user(user_id, password, None)
+    assert [u.user_id for u in db.get_users()] == ["alice"]
+    assert db.get_user("alice", "password-1").user_id == "alice"
+
+
+def test_the_shortest_password_is_accepted(db):
+    password = "p" * _users.MIN_PASSWORD_LENGTH
+    assert db.create_or_update_user("alice", password, None) == "create"
+    assert db.get_user("alice", password).user_id == "alice"
+
+
+def test_the_last_admin_cannot_be_deleted_or_demoted(db):
+    db.create_or_update_user("root", "password-1", ["user", "camera_admin"])
+    db.create_or_update_user("viewer", "password-1", ["user"])
+
+    with pytest.raises(ValueError, match="last user with the camera_admin role"):
+        db.delete_user("root")
+    with pytest.raises(ValueError, match="last user with the camera_admin role"):
+        db.create_or_update_user("root", None, ["user"])
+    assert db.get_user("root", "password-1").get_roles() == ["user", "camera_admin"]
+
+    db.create_or_update_user("viewer", None, ["camera_admin"])
+    assert db.create_or_update_user("root", None, ["user"]) == "update"
+    assert db.delete_user("root") is True
+    with pytest.raises(ValueError, match="last user"):
+        db.delete_user("viewer")
+    assert [u.user_id for u in db.get_users()] == ["viewer"]

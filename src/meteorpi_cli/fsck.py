@@ -55,14 +55,18 @@ def _check_content(path: str, record: model.FileRecord) -> dict[str, str] | None
 
 
 def find_orphans(db) -> dict[str, Any]:
-    """What no record accounts for: ``orphans`` (content without a row, as data-layer
-    ``Orphan`` values), ``temporaries`` (left-over partial writes), ``foreign`` (anything else
+    """What no record accounts for: ``pending`` (ids of content uploaded through the import API,
+    waiting for its record), ``orphans`` (other content without a row, as data-layer ``Orphan``
+    values), ``temporaries`` (left-over partial writes), ``foreign`` (anything else
     in the store) and ``staging`` (left-over ``.register-*`` directories beside the store)."""
     from meteorpi_fdb.file_store import TEMPORARY_PREFIX
 
     strays = db.check_file_store()["strays"]
+    pending = {upload["file_id"] for upload in db.pending_uploads()}
+    orphans = db.find_orphans()
     return {
-        "orphans": db.find_orphans(),
+        "pending": [orphan.file_id.hex for orphan in orphans if orphan.file_id in pending],
+        "orphans": [orphan for orphan in orphans if orphan.file_id not in pending],
         "temporaries": [name for name in strays if name.startswith(TEMPORARY_PREFIX)],
         "foreign": [name for name in strays if not name.startswith(TEMPORARY_PREFIX)],
         "staging": db.find_staging_directories(),
@@ -117,17 +121,21 @@ def repair(db, found: dict[str, Any], restored: dict[str, str], grace_seconds: f
 @json_option
 @click.option("--repair", "do_repair", is_flag=True,
               help="Delete left-over temporary files, orphan content that is not the only copy of "
-                   "its bytes, and empty .register-* directories (nothing else).")
+                   "its bytes, empty .register-* directories and uploads whose record never "
+                   "arrived (nothing else).")
 @click.option("--restore", "restore_dir", type=click.Path(file_okay=False),
               help="Copy orphan content that is the only copy of its bytes out to this directory "
                    "(as <file id>); with --repair it then leaves the store.")
 @click.option("--grace", default=DEFAULT_GRACE_SECONDS, show_default=True, type=click.IntRange(0),
-              help="With --repair, only delete files older than this many seconds.")
+              help="With --repair, only delete files (and pending uploads) older than this many "
+                   "seconds.")
 def fsck(do_repair: bool, restore_dir: str | None, grace: int) -> None:
     """Check every stored file against its record's size and MD5, and list orphans.
 
     Orphan content that is the only copy of its bytes is never deleted: --restore copies it
-    out first. Exit code 1 when any problem remains.
+    out first. Content uploaded through the import API whose record has not arrived yet is
+    listed as pending, apart from true orphans, and is not a problem. Exit code 1 when any
+    problem remains.
     """
     config = settings()
     db = config.open_db()
@@ -135,10 +143,12 @@ def fsck(do_repair: bool, restore_dir: str | None, grace: int) -> None:
     with progress() as bar:
         task = bar.add_task("Checking files", total=total)
         checked, problems = check_records(db, lambda n: bar.advance(task, n))
+    expired = [file_id.hex for file_id in db.remove_expired_uploads(grace)] if do_repair else []
     found = find_orphans(db)
     restored = restore(db, found, restore_dir) if restore_dir else {}
-    removed = repair(db, found, restored, grace) if do_repair else []
+    removed = expired + (repair(db, found, restored, grace) if do_repair else [])
     report = {
+        "pending": found["pending"],
         "orphans": [o.file_id.hex for o in found["orphans"] if o.file_id.hex not in removed],
         "only_copies": [o.file_id.hex for o in found["orphans"] if o.only_copy and o.file_id.hex not in removed],
         "temporaries": [name for name in found["temporaries"] if name not in removed],
@@ -164,7 +174,8 @@ def _report(checked: int, problems: list[dict[str, Any]], report: dict[str, Any]
         for problem in problems:
             table.add_row(problem["file_id"], problem["problem"], problem["detail"])
         out.print(table)
-    for key, label in (("orphans", "orphan content (no record)"),
+    for key, label in (("pending", "pending uploads (content waiting for its record)"),
+                       ("orphans", "orphan content (no record)"),
                        ("temporaries", "left-over temporary files"),
                        ("foreign", "foreign files (left alone)")):
         if report[key]:

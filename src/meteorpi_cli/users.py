@@ -91,3 +91,12 @@ def delete(user_id: str, yes: bool) -> None:
         click.confirm(f"Delete user {user_id}?", abort=True)
     db.delete_user(user_id)
     click.echo(f"Deleted user {user_id}")
+
+
+def _add_subgroups() -> None:
+    from meteorpi_cli.user_cameras import cameras
+
+    user.add_command(cameras)
+
+
+_add_subgroups()

@@ -208,6 +208,18 @@ class MeteorClient:
         """Delete a user; the users afterwards."""
         return _users(self._json("DELETE", f"/users/{_segment(user_id)}"))
 
+    def get_user_cameras(self, user_id: str) -> list[str]:
+        """The camera ids ``user_id`` may import data for."""
+        return self._get_json(f"/users/{_segment(user_id)}/cameras", auth=True)["cameras"]
+
+    def grant_camera(self, user_id: str, camera_id: str) -> list[str]:
+        """Let ``user_id`` import data for ``camera_id``; its cameras afterwards."""
+        return self._json("PUT", f"/users/{_segment(user_id)}/cameras/{_segment(camera_id)}")["cameras"]
+
+    def revoke_camera(self, user_id: str, camera_id: str) -> list[str]:
+        """Stop ``user_id`` importing data for ``camera_id``; its cameras afterwards."""
+        return self._json("DELETE", f"/users/{_segment(user_id)}/cameras/{_segment(camera_id)}")["cameras"]
+
     def get_export_configurations(self) -> list[model.ExportConfiguration]:
         """Every export configuration (passwords are never sent back)."""
         answer = self._get_json("/export", auth=True)

@@ -10,6 +10,7 @@ leaving the test profile) upgrades stored hashes over time.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,9 @@ PROFILES: dict[str, dict[str, int]] = {
 #: When set, used instead of the profile named by ``MPI_ARGON2_PROFILE``.
 PASSWORD_HASHER: PasswordHasher | None = None
 MAX_PASSWORD_LENGTH = 1024
+#: Shortest password accepted for a new or changed password (existing ones still log in).
+MIN_PASSWORD_LENGTH = 8
+ADMIN_ROLE = "camera_admin"
 LOGIN_FAILED = "Unknown user or wrong password"
 DEFAULT_ROLES = ["user"]
 
@@ -87,11 +91,22 @@ def _check_user_id(user_id: Any) -> str:
     return model.User(user_id, 0).user_id
 
 
+def _check_new_user_id(user_id: Any) -> str:
+    """A user id that can log in: Basic auth splits ``id:password`` at the first colon."""
+    user_id = _check_user_id(user_id)
+    if ":" in user_id:
+        raise ValueError("user_id must not contain ':' (such a user could never log in with "
+                         "HTTP Basic auth)")
+    return user_id
+
+
 def _check_password(password: Any) -> str:
     if not isinstance(password, str):
         raise ValueError(f"password must be a string, not {type(password).__name__}")
     if not password:
         raise ValueError("password must not be empty")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"password is too short (at least {MIN_PASSWORD_LENGTH} characters)")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise ValueError(f"password is too long (at most {MAX_PASSWORD_LENGTH} characters)")
     return password
@@ -156,9 +171,15 @@ class UsersMixin:
         ``None`` leaves a value unchanged. Creating needs a password; its roles default to
         ``["user"]``. Unknown role names are a ValueError.
 
+        A new password needs at least ``MIN_PASSWORD_LENGTH`` characters; a new user id may not
+        contain ``:``; taking ``camera_admin`` from the last user holding it is refused
+        (ValueError), so that the node can always be administered.
+
         :returns: the action taken: ``"create"``, ``"update"`` or ``"none"`` (nothing changed)
         """
         user_id = _check_user_id(user_id)
+        if self.get_user_by_id(user_id) is None:
+            user_id = _check_new_user_id(user_id)
         if password is not None:
             _check_password(password)
         role_mask = None if roles is None else model.User.role_mask_from_roles(roles)
@@ -173,11 +194,20 @@ class UsersMixin:
             self.generators.cache_clear("user")
 
     def delete_user(self: "MeteorDatabase", user_id: str) -> bool:
-        """Remove a user; returns whether there was one."""
+        """Remove a user (and its camera grants); returns whether there was one.
+
+        :raises ValueError: if it is the last user with the ``camera_admin`` role
+        """
         user_id = _check_user_id(user_id)
 
         def remove() -> int:
             with self.transaction() as connection:
+                row = connection.execute(
+                    select(t_user.c.rolemask).where(t_user.c.userid == user_id).with_for_update()
+                ).first()
+                if row is None:
+                    return 0
+                _keep_an_admin(connection, user_id, row.rolemask, 0, "delete")
                 return connection.execute(delete(t_user).where(t_user.c.userid == user_id)).rowcount
 
         try:
@@ -201,11 +231,25 @@ class UsersMixin:
             if new_hash is not None:
                 changes["pwhash"] = new_hash
             if role_mask is not None and role_mask != row.rolemask:
+                _keep_an_admin(connection, user_id, row.rolemask, role_mask, "demote")
                 changes["rolemask"] = role_mask
             if not changes:
                 return "none"
             connection.execute(update(t_user).where(t_user.c.userid == user_id).values(**changes))
             return "update"
+
+    def credential_stamp(self: "MeteorDatabase", user_id: str) -> str | None:
+        """A fingerprint of the user's stored password hash and roles, None if there is no such
+        user: it changes whenever either does, so a cache of verified credentials can tell
+        that a user was deleted, given a new password or lost a role (in any process)."""
+        if not _is_plausible_user_id(user_id):
+            return None
+        with self.connection() as connection:
+            row = connection.execute(
+                select(t_user.c.pwhash, t_user.c.rolemask).where(t_user.c.userid == user_id)).first()
+        if row is None:
+            return None
+        return hashlib.sha256(f"{row.rolemask}:{row.pwhash}".encode()).hexdigest()
 
     def _replace_hash(self: "MeteorDatabase", user_id: str, old_hash: str, new_hash: str) -> None:
         """Store a hash made with the current parameters, unless the hash changed meanwhile (a
@@ -221,3 +265,20 @@ class UsersMixin:
 
         if retry_update_conflicts(store):
             logger.info("password hash of user %r upgraded to the current argon2 parameters", user_id)
+
+
+def _keep_an_admin(connection: Any, user_id: str, old_mask: int, new_mask: int, action: str) -> None:
+    """Refuse (ValueError) a change that takes ``camera_admin`` from the last user holding it.
+
+    The other users' rows are locked for the rest of the transaction, so two administrators
+    demoting each other at once cannot both succeed.
+    """
+    admin_bit = model.User.role_mask_from_roles([ADMIN_ROLE])
+    if not old_mask & admin_bit or new_mask & admin_bit:
+        return
+    masks = connection.execute(
+        select(t_user.c.rolemask).where(t_user.c.userid != user_id).with_for_update()).scalars()
+    if not any(mask & admin_bit for mask in masks):
+        verb = "delete" if action == "delete" else "take camera_admin from"
+        raise ValueError(f"cannot {verb} user {user_id!r}: it is the last user with the "
+                         f"{ADMIN_ROLE} role (make another user camera_admin first)")

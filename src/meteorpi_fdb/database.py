@@ -3,7 +3,8 @@
 The class is assembled from mixins, one per area, so that each module stays small:
 ``_status`` (camera status, high water mark), ``_records`` (files, events, search, import),
 ``_batch`` (batch registration and import), ``_store_check`` (orphans: report, restore),
-``_users`` (users and roles) and ``_export`` (export configurations and the export queue).
+``_users`` (users and roles), ``_export`` (export configurations and the export queue),
+``_grants`` (which cameras a user may write for) and ``_pending`` (uploads awaiting records).
 This module holds what they share: the engine, transactions, the file store, the caches and
 the installation id.
 """
@@ -25,6 +26,8 @@ from meteorpi_fdb._export import ExportMixin
 from meteorpi_fdb._export_batches import ExportBatchMixin
 from meteorpi_fdb._export_settings import ExportSettingsMixin
 from meteorpi_fdb._import_batch import ImportBatchMixin
+from meteorpi_fdb._grants import GrantsMixin
+from meteorpi_fdb._pending import PendingUploadsMixin
 from meteorpi_fdb._records import RecordsMixin
 from meteorpi_fdb._replication_digest import ReplicationDigestMixin
 from meteorpi_fdb._status import StatusMixin
@@ -46,7 +49,8 @@ def default_installation_id() -> str:
 
 
 class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, UsersMixin, ExportMixin,
-                     ExportBatchMixin, ExportSettingsMixin, ImportBatchMixin, ReplicationDigestMixin):
+                     ExportBatchMixin, ExportSettingsMixin, ImportBatchMixin, ReplicationDigestMixin,
+                     GrantsMixin, PendingUploadsMixin):
     """A single MeteorPi relational database and file store.
 
     :ivar db_path: the database location as given

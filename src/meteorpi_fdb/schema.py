@@ -267,6 +267,27 @@ def _import_log(name: str, entity_column: str, entity_table: str) -> Table:
     )
 
 
+#: Which cameras an import user may write for (issue 11: cameras belong to users).
+t_usercamera = Table(
+    "t_usercamera",
+    metadata,
+    Column("userid", Integer, _cascade("t_user.internalid"), primary_key=True),
+    Column("cameraid", String(CAMERA_ID_LENGTH), primary_key=True),
+    Index(None, "cameraid"),
+)
+
+#: Content uploaded through the import API whose record has not arrived yet.
+t_pendingupload = Table(
+    "t_pendingupload",
+    metadata,
+    Column("fileid", String(ID_LENGTH), primary_key=True),
+    Column("importuser", String(NAME_LENGTH), nullable=False),
+    Column("uploadtime", BigInteger, nullable=False),
+    Column("filesize", BigInteger, nullable=False),
+    Index(None, "importuser"),
+    Index(None, "uploadtime"),
+)
+
 t_eventexport = _export_queue("t_eventexport", "eventid", "t_event")
 t_fileexport = _export_queue("t_fileexport", "fileid", "t_file")
 t_eventimport = _import_log("t_eventimport", "eventid", "t_event")

@@ -16,6 +16,7 @@ from flask_cors import CORS
 
 from meteorpi_model import User
 from meteorpi_server.auth import CredentialCache
+from meteorpi_server.login_guard import LoginGuard, hash_slots
 from meteorpi_server.errors import BadRequest, error_response, register_error_handlers
 from meteorpi_server.settings import resolve
 
@@ -32,6 +33,8 @@ class MeteorApp:
     :ivar app: the WSGI application (a ``flask.Flask``)
     :ivar db: the database
     :ivar credential_cache: verified Basic-auth credentials (see ``meteorpi_server.auth``)
+    :ivar login_guard: concurrent password checks and failed-login throttling
+        (see ``meteorpi_server.login_guard``)
     """
 
     def __init__(self, db: Any, settings: Mapping[str, Any] | None = None) -> None:
@@ -42,7 +45,10 @@ class MeteorApp:
         self.app.config["MAX_CONTENT_LENGTH"] = self.settings["MPI_MAX_UPLOAD_BYTES"]
         self.app.json.sort_keys = False
         self.app.extensions["meteorpi"] = self
-        self.credential_cache = CredentialCache(self.settings["MPI_AUTH_CACHE_SECONDS"])
+        self.credential_cache = CredentialCache(self.settings["MPI_AUTH_CACHE_SECONDS"],
+                                                stamp=getattr(db, "credential_stamp", None),
+                                                recheck_seconds=self.settings["MPI_AUTH_RECHECK_SECONDS"])
+        self.login_guard = _login_guard(self.settings)
         register_error_handlers(self.app)
         CORS(self.app, methods=["GET"], allow_headers=CORS_HEADERS, send_wildcard=True)
 
@@ -71,7 +77,8 @@ class MeteorApp:
     def requires_auth(self, roles: list[str] | None = None) -> Callable:
         """Decorate a view so that it runs only for a Basic-auth user holding every role in ``roles``.
 
-        Otherwise the answer is :meth:`authentication_failure` (403). The user is available to
+        Otherwise the answer is :meth:`authentication_failure` (403), or 429 with
+        ``Retry-After`` when logins for this user id or from this address are throttled. The user is available to
         the view as ``flask.g.user`` / :meth:`current_user`.
         """
         required = list(roles or [])
@@ -83,11 +90,8 @@ class MeteorApp:
                 credentials = request.authorization
                 if credentials is None or credentials.type != "basic" or not credentials.username:
                     return self.authentication_failure()
-                try:
-                    user = self.credential_cache.verify(credentials.username,
-                                                        credentials.password or "",
-                                                        self.db.get_user)
-                except ValueError:
+                user = self._authenticate(credentials.username, credentials.password or "")
+                if user is None:
                     return self.authentication_failure("Invalid user id or password")
                 missing = [role for role in required if not user.has_role(role)]
                 if missing:
@@ -99,9 +103,39 @@ class MeteorApp:
 
         return decorator
 
+    def _authenticate(self, user_id: str, password: str) -> User | None:
+        """The user for these credentials, or None; ``TooManyRequests`` (429) when this user
+        id or client address failed too often, or too many password checks are running."""
+        user = self.credential_cache.cached(user_id, password)
+        if user is not None:
+            return user
+        address = request.remote_addr or "unknown"
+        self.login_guard.check(user_id, address)
+        try:
+            with self.login_guard.hashing(user_id, address):
+                # Again: failures counted while this request waited for a slot count too.
+                self.login_guard.check(user_id, address)
+                user = self.credential_cache.verify(user_id, password, self.db.get_user)
+        except ValueError:
+            self.login_guard.failed(user_id, address)
+            return None
+        self.login_guard.succeeded(user_id)
+        return user
+
     def users_changed(self) -> None:
         """Forget cached credentials: call after any change to users in this process."""
         self.credential_cache.clear()
+
+
+def _login_guard(settings: Mapping[str, Any]) -> LoginGuard:
+    """The login guard for these settings, its hash slots sized for the current argon2 cost."""
+    from meteorpi_fdb._users import password_hasher
+
+    slots = hash_slots(settings["MPI_AUTH_HASH_MEMORY_MB"] << 20, password_hasher().memory_cost)
+    return LoginGuard(slots, settings["MPI_AUTH_HASH_WAIT_SECONDS"],
+                      settings["MPI_LOGIN_FAILURES_PER_USER"],
+                      settings["MPI_LOGIN_FAILURES_PER_ADDRESS"],
+                      settings["MPI_LOGIN_FAILURE_WINDOW_SECONDS"])
 
 
 def json_object() -> dict[str, Any]:

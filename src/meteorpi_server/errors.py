@@ -6,7 +6,8 @@ Exception tree (each carries its HTTP status)::
     ├── BadRequest (400)        malformed JSON, bad UUID, wrong type, unknown field, ...
     ├── Forbidden (403)         missing or wrong credentials, missing role
     ├── NotFound (404)          the entity does not exist (``entity_id`` is echoed back)
-    └── PayloadTooLarge (413)   request body above the configured cap
+    ├── PayloadTooLarge (413)   request body above the configured cap
+    └── TooManyRequests (429)   login throttling, upload quota (with ``Retry-After``)
 
 Besides these, :func:`register_error_handlers` maps every Werkzeug ``HTTPException`` (routing
 404s, 405s, Flask's own 400 and 413, 416 from range requests) and every ``ValueError`` (the
@@ -56,6 +57,16 @@ class PayloadTooLarge(ApiError):
     status = 413
 
 
+class TooManyRequests(ApiError):
+    """429 with a ``Retry-After`` header of ``retry_after`` whole seconds (at least 1)."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: float, **extra: Any) -> None:
+        super().__init__(message, **extra)
+        self.retry_after = max(1, int(retry_after + 0.999))
+
+
 def error_response(status: int, message: str, **extra: Any) -> Response:
     """The JSON error document ``{"message": ..., **extra}`` (None values left out)."""
     body = {"message": message}
@@ -66,7 +77,11 @@ def error_response(status: int, message: str, **extra: Any) -> Response:
 
 
 def _handle_api_error(error: ApiError) -> Response:
-    return error_response(error.status, error.message, **error.extra)
+    response = error_response(error.status, error.message, **error.extra)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _handle_http_exception(error: HTTPException) -> Response:

@@ -6,6 +6,10 @@ An exporter POSTs entity messages (``{"type": "event", "event": {...}}``, ``"fil
 ``{"state": ...}``: ``complete``, ``continue``, ``continue-nocache``, ``need_status`` (+
 ``status_id``), ``need_file_data`` (+ ``file_id``) or ``failed`` (+ ``message``).
 
+Before any receiver runs, every entity must name only cameras the importing user holds (403)
+and be dated at most ``MPI_IMPORT_MAX_FUTURE_SECONDS`` ahead (400): ``import_policy``. Uploaded
+content is held to the user's quota of content awaiting records: ``upload_quota``.
+
 What happens to received entities is up to an import receiver: :class:`BaseImportReceiver`
 accepts everything and stores nothing; :class:`MeteorDatabaseImportReceiver` replicates into a
 ``MeteorDatabase``. Full entities are kept in a small LRU cache, keyed per importing user, so that
@@ -23,13 +27,15 @@ import uuid
 from collections import OrderedDict
 from typing import Any, Callable
 
-from flask import Response, g, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
 import meteorpi_model as model
 from meteorpi_server.app import json_object
 from meteorpi_server.errors import ApiError, BadRequest, PayloadTooLarge
+from meteorpi_server.import_policy import check_import
 from meteorpi_server.routing import blueprint, uuid_param
+from meteorpi_server.upload_quota import UploadExpiry, check_quota
 
 logger = logging.getLogger("meteorpi.server.import")
 
@@ -246,6 +252,7 @@ class MeteorDatabaseImportReceiver(BaseImportReceiver):
 
     def __init__(self, db) -> None:
         self.db = db
+        self._expiry = UploadExpiry()
 
     def receive_event(self, import_request: ImportRequest) -> Response:
         event: model.Event = import_request.entity
@@ -272,14 +279,27 @@ class MeteorDatabaseImportReceiver(BaseImportReceiver):
         return import_request.response_continue()
 
     def receive_file_data(self, file_id: uuid.UUID, file_data: Any, md5_hex: str) -> None:
+        """Store the content as a pending upload of the importing user, within its quota
+        (``meteorpi_server.upload_quota``); 413/429 beyond it."""
         if self.db.has_file_id(file_id):
             logger.info("ignoring content for file %s: the record is already here", file_id.hex)
             return
+        settings = current_app.config
+        self._expiry.maybe_run(self.db, settings["MPI_UPLOAD_EXPIRY_SECONDS"])
+        user_id = self.get_importing_user_id()
+        check_quota(self.db, user_id, file_id, request.content_length or 0, settings)
         try:
             stored = self.db.file_store.put_stream(file_id, file_data.stream, md5_hex)
         except ValueError as error:
             logger.warning("discarded content: %s", error)
             return
+        self.db.record_pending_upload(file_id, user_id, stored.size)
+        try:
+            check_quota(self.db, user_id, file_id, stored.size, settings, including_self=True)
+        except ApiError:
+            self.db.file_store.remove(file_id)
+            self.db.forget_pending_uploads([file_id])
+            raise
         logger.debug("stored content for file %s (%d bytes)", file_id.hex, stored.size)
 
     def _missing_prerequisite(self, import_request: ImportRequest, status_id: uuid.UUID,
@@ -327,6 +347,7 @@ class MeteorDatabaseImportReceiver(BaseImportReceiver):
                     self._discard(record)
                     return import_request.response_need_file_data(record.file_id)
             return import_request.response_failed(str(error))
+        self.db.forget_pending_uploads([record.file_id for record in records])
         return import_request.response_complete()
 
 
@@ -343,7 +364,9 @@ def add_routes(meteor_app, handler: BaseImportReceiver | None = None,
         receiver speaks 2015 only)
 
     Entity messages are capped at the app's ``MPI_MAX_JSON_BYTES`` and uploads at
-    ``MPI_MAX_UPLOAD_BYTES`` (413 beyond either); malformed input is answered 400.
+    ``MPI_MAX_UPLOAD_BYTES`` (413 beyond either); malformed input is answered 400. Every
+    entity must name only cameras the importing user holds (403 otherwise) and be dated at
+    most ``MPI_IMPORT_MAX_FUTURE_SECONDS`` ahead (400): see ``meteorpi_server.import_policy``.
     """
     if handler is None:
         handler = MeteorDatabaseImportReceiver(meteor_app.db)
@@ -355,6 +378,8 @@ def add_routes(meteor_app, handler: BaseImportReceiver | None = None,
         import_request = ImportRequest.process_request(namespace)
         if import_request.entity is None:
             return import_request.response_continue()
+        check_import(meteor_app.db, BaseImportReceiver.get_importing_user_id(), import_request.entity,
+                     meteor_app.settings["MPI_IMPORT_MAX_FUTURE_SECONDS"])
         return _dispatch(handler, import_request)
 
     def import_file_data(file_id_hex: str, md5_hex: str) -> Response:

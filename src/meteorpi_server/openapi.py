@@ -29,7 +29,7 @@ def _errors(*codes: str) -> dict[str, Any]:
 
 
 _ERROR_NAMES = {"400": "BadRequest", "403": "Forbidden", "404": "NotFound",
-                "413": "PayloadTooLarge", "416": "RangeNotSatisfiable"}
+                "413": "PayloadTooLarge", "416": "RangeNotSatisfiable", "429": "TooManyRequests"}
 
 
 def _path(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
@@ -48,7 +48,7 @@ def _op(operation_id: str, tag: str, summary: str, responses: dict[str, Any],
         op["requestBody"] = {"required": True, **_json(body)}
     if auth:
         op["security"] = BASIC_AUTH
-        op["responses"].update(_errors("403"))
+        op["responses"].update(_errors("403", "429"))
     return op
 
 
@@ -57,6 +57,8 @@ CONFIG = _path("config_id", UUID)
 FILE = _path("file_id", UUID)
 STATUS = _ok("The camera status", obj({"status": ref("CameraStatus")}, ("status",)))
 USERS = _ok("Every user", obj({"users": {"type": "array", "items": ref("User")}}, ("users",)))
+CAMERAS = _ok("The user's cameras", obj({"user_id": text(), "cameras": {
+    "type": "array", "items": CAMERA_ID}}, ("user_id", "cameras")))
 CONFIG_RESPONSE = _ok("The configuration (without its password)",
                       obj({"config": ref("ExportConfiguration")}, ("config",)))
 OKAY = _ok("Done", ref("Message"))
@@ -135,6 +137,17 @@ ADMIN_PATHS: dict[str, Any] = {
     "/users/{user_id}": {"delete": _op("deleteUser", "admin", "Delete a user", {"200": USERS},
                                        [_path("user_id", text())], auth=True,
                                        errors=("400", "404"))},
+    "/users/{user_id}/cameras": {"get": _op(
+        "getUserCameras", "admin", "The cameras a user may write for (import)", {"200": CAMERAS},
+        [_path("user_id", text())], auth=True, errors=("400", "404"))},
+    "/users/{user_id}/cameras/{camera_id}": {
+        "put": _op("grantUserCamera", "admin", "Let a user write for a camera (which may be new)",
+                   {"200": CAMERAS}, [_path("user_id", text()), CAMERA], auth=True,
+                   errors=("400", "404")),
+        "delete": _op("revokeUserCamera", "admin", "Stop a user writing for a camera",
+                      {"200": CAMERAS}, [_path("user_id", text()), CAMERA], auth=True,
+                      errors=("400", "404")),
+    },
     "/export": {
         "get": _op("getExportConfigurations", "admin", "Every export configuration", {
             "200": _ok("Configurations (without passwords)", obj(
@@ -261,10 +274,13 @@ DOCUMENT: dict[str, Any] = {
         "securitySchemes": {"basicAuth": {"type": "http", "scheme": "basic"}},
         "responses": {name: {"description": description, **_json(ref("Error"))} for name, description in (
             ("BadRequest", "Bad input; the message says what was wrong"),
-            ("Forbidden", "Missing or wrong credentials, or a missing role"),
+            ("Forbidden", "Missing or wrong credentials, a missing role, or (import) a "
+                          "camera the importing user does not hold"),
             ("NotFound", "No such entity"),
             ("PayloadTooLarge", "Request body above the configured maximum"),
-            ("RangeNotSatisfiable", "The Range lies outside the content"))},
+            ("RangeNotSatisfiable", "The Range lies outside the content"),
+            ("TooManyRequests", "Too many failed logins or password checks, or the upload "
+                                "quota is full; see Retry-After"))},
     },
 }
 

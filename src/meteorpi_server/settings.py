@@ -45,6 +45,30 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MPI_AUTH_CACHE_SECONDS", 60, "How long a verified password is remembered by one "
             "process (0 = verify on every request); also how long a revoked password can still "
             "work in another process."),
+    Setting("MPI_AUTH_RECHECK_SECONDS", 1, "How old a cached verified password may be before it "
+            "is checked against the user's row again: a deleted user, new password or lost role "
+            "stops working in every process within this many seconds (0 = on every request)."),
+    Setting("MPI_AUTH_HASH_MEMORY_MB", 64, "Memory one server process may spend on password "
+            "checks at once, in MiB; the number of concurrent checks is this divided by the "
+            "argon2 memory cost (64 MiB in production: one at a time), at least 1."),
+    Setting("MPI_AUTH_HASH_WAIT_SECONDS", 10, "Longest wait for a free password-check slot "
+            "before a login is answered 429."),
+    Setting("MPI_LOGIN_FAILURES_PER_USER", 10, "Failed logins for one user id, per process and "
+            "window, after which its logins are answered 429 until the window ends (0 = no "
+            "limit); already verified (cached) credentials still work."),
+    Setting("MPI_LOGIN_FAILURES_PER_ADDRESS", 50, "Failed logins from one client address, per "
+            "process and window, after which its logins are answered 429 (0 = no limit)."),
+    Setting("MPI_LOGIN_FAILURE_WINDOW_SECONDS", 300, "Length of the window in which failed "
+            "logins are counted, and the longest Retry-After."),
+    Setting("MPI_IMPORT_MAX_FUTURE_SECONDS", 86400, "How far in the future (beyond the server's "
+            "clock) an imported status block, event or file may be dated; later ones are "
+            "answered 400."),
+    Setting("MPI_UPLOAD_EXPIRY_SECONDS", 3600, "Content uploaded to the import API whose record "
+            "has not arrived after this long is removed (checked on uploads, at most once a "
+            "minute per process, and by fsck --repair)."),
+    Setting("MPI_UPLOAD_QUOTA_BYTES", 4 << 30, "Bytes of uploaded content awaiting its record "
+            "that one import user may have at once; an upload beyond it is answered 429 (413 "
+            "if it alone is larger)."),
     Setting("MPI_LOG_LEVEL", "INFO", "Level of the 'meteorpi' loggers (DEBUG, INFO, WARNING, ...)."),
 )
 
