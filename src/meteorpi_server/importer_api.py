@@ -413,7 +413,9 @@ def add_routes(meteor_app, handler: BaseImportReceiver | None = None,
     if v2 and isinstance(handler, MeteorDatabaseImportReceiver):
         from meteorpi_server import importer_v2
 
-        importer_v2.add_routes(meteor_app, url_path, db=handler.db)
+        importer = importer_v2.add_routes(meteor_app, url_path, db=handler.db)
+        max_future = meteor_app.settings["MPI_IMPORT_MAX_FUTURE_SECONDS"]
+        importer.entity_policy = lambda user_id, entity: check_import(handler.db, user_id, entity, max_future)
 
 
 def _dispatch(handler: BaseImportReceiver, import_request: ImportRequest) -> Response:

@@ -34,7 +34,7 @@ from meteorpi_fdb import batch_stream
 from meteorpi_fdb._replication_digest import digest
 from meteorpi_fdb.part_store import IncompleteContent
 from meteorpi_server.app import json_object
-from meteorpi_server.errors import BadRequest, PayloadTooLarge
+from meteorpi_server.errors import ApiError, BadRequest, PayloadTooLarge
 from meteorpi_server.routing import blueprint, camera_id_param
 
 logger = logging.getLogger("meteorpi.server.import")
@@ -82,11 +82,16 @@ class V2Importer:
 
     :param db: the target database
     :param may_import: ``(user_id, camera_id) -> bool``, asked once per camera in each batch
+    :param entity_policy: ``(user_id, entity)``, raising an ``ApiError`` for a status block, file
+        or event the user may not import (the same rule as the 2015 import API's); such a status
+        block is left out of the batch, such an entity is answered ``failed`` with its message
     """
 
-    def __init__(self, db: Any, may_import: CameraCheck | None = None) -> None:
+    def __init__(self, db: Any, may_import: CameraCheck | None = None,
+                 entity_policy: Callable[[str, Any], None] | None = None) -> None:
         self.db = db
         self.may_import = may_import or _allow_every_camera
+        self.entity_policy = entity_policy
 
     def capabilities(self) -> dict[str, Any]:
         return {"protocols": ["2015", PROTOCOL],
@@ -171,8 +176,13 @@ class V2Importer:
                 user_id: str) -> list[dict[str, Any]]:
         refused: dict[str, bool] = {}
         allowed, answers = [], {}
+        statuses = [status for status in statuses if self._policy_refusal(user_id, status) is None]
         for index, entity in enumerate(entities):
             kind, entity_id = ("event", entity.event_id) if isinstance(entity, model.Event) else ("file", entity.file_id)
+            refusal = self._policy_refusal(user_id, entity)
+            if refusal is not None:
+                answers[index] = {"type": kind, "id": entity_id.hex, "state": "failed", "message": refusal}
+                continue
             camera_id = entity.camera_id
             if camera_id not in refused:
                 refused[camera_id] = not self.may_import(user_id, camera_id)
@@ -194,6 +204,16 @@ class V2Importer:
         for (index, _entity), outcome in zip(allowed, outcomes):
             answers[index] = outcome.as_dict()
         return [answers[index] for index in range(len(entities))]
+
+    def _policy_refusal(self, user_id: str, entity: Any) -> str | None:
+        """Why ``entity_policy`` refuses ``entity`` for ``user_id``, or None."""
+        if self.entity_policy is None:
+            return None
+        try:
+            self.entity_policy(user_id, entity)
+        except ApiError as error:
+            return error.message
+        return None
 
     def digests(self, body: dict[str, Any]) -> dict[str, Any]:
         """Which of the listed (camera, night) digests differ from what this target holds."""
