@@ -2,7 +2,8 @@
 
 The class is assembled from mixins, one per area, so that each module stays small:
 ``_status`` (camera status, high water mark), ``_records`` (files, events, search, import),
-``_users`` (users and roles) and ``_export`` (export configurations and the export queue).
+``_users`` (users and roles), ``_export`` (export configurations and the export queue) and
+``_wire`` (search pages as JSON bytes for the HTTP API).
 This module holds what they share: the engine, transactions, the file store, the caches and
 the installation id.
 """
@@ -18,11 +19,12 @@ from typing import Iterator
 
 from sqlalchemy import Connection, Engine, delete
 
-from meteorpi_fdb import migrate, schema
+from meteorpi_fdb import _changes, migrate, schema
 from meteorpi_fdb._export import ExportMixin
 from meteorpi_fdb._records import RecordsMixin
 from meteorpi_fdb._status import StatusMixin
 from meteorpi_fdb._users import UsersMixin
+from meteorpi_fdb._wire import WireMixin
 from meteorpi_fdb.engine import create_engine_for
 from meteorpi_fdb.file_store import FileStore
 from meteorpi_fdb.generators import MeteorDatabaseGenerators
@@ -37,7 +39,7 @@ def default_installation_id() -> str:
     return f"{uuid.getnode():012x}"
 
 
-class MeteorDatabase(StatusMixin, RecordsMixin, UsersMixin, ExportMixin):
+class MeteorDatabase(StatusMixin, RecordsMixin, UsersMixin, ExportMixin, WireMixin):
     """A single MeteorPi relational database and file store.
 
     :ivar db_path: the database location as given
@@ -79,10 +81,20 @@ class MeteorDatabase(StatusMixin, RecordsMixin, UsersMixin, ExportMixin):
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A connection in a write transaction, committed on success, rolled back on error."""
+        """A connection in a write transaction, committed on success, rolled back on error.
+
+        Every write transaction advances the change counter (see ``_changes``).
+        """
         with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as connection:
             with connection.begin():
                 yield connection
+                _changes.bump_in_transaction(connection)
+            _changes.bump_after_commit(connection)
+
+    def change_stamp(self) -> str:
+        """A stamp that changes whenever any process commits a write (see ``_changes``)."""
+        with self.connection() as connection:
+            return _changes.read_stamp(connection)
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
@@ -99,7 +111,8 @@ class MeteorDatabase(StatusMixin, RecordsMixin, UsersMixin, ExportMixin):
         """Delete every row and every stored file; the schema stays."""
         with self.transaction() as connection:
             for table in reversed(schema.ALL_TABLES):
-                connection.execute(delete(table))
+                if table is not schema.t_changecounter:  # the counter only ever advances
+                    connection.execute(delete(table))
         self.file_store.clear()
         self.generators.cache_clear_all()
 

@@ -20,6 +20,7 @@ from meteorpi_model import EventSearch, FileRecordSearch, milliseconds_to_utc_da
 from meteorpi_server.app import MeteorApp, parse_json_object
 from meteorpi_server.errors import BadRequest
 from meteorpi_server.routing import blueprint, camera_id_param, int_param, uuid_param
+from meteorpi_server.search_cache import ResultCache, pop_cursor, search_answer
 
 
 _SUFFIX_RANGE = re.compile(r"\s*bytes\s*=\s*-\s*(\d{1,30})\s*", re.IGNORECASE)
@@ -74,6 +75,7 @@ def _range_environ(size: int) -> dict[str, Any]:
 def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
     """Add the search and retrieval routes (SPEC section 7) to ``meteor_app`` under ``url_path``."""
     db = meteor_app.db
+    cache = ResultCache(meteor_app.settings["MPI_SEARCH_CACHE_BYTES"])
     meteor_app.app.url_map.converters["anything"] = AnythingConverter
     bp = blueprint("query", url_path)
 
@@ -98,15 +100,15 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
 
     @bp.get("/events/<anything:search>")
     def search_events(search: str) -> Response:
-        result = db.search_events(capped(EventSearch.from_dict(decode_search(search))))
-        return jsonify({"events": [event.as_dict() for event in result["events"]],
-                        "count": result["count"]})
+        search_dict = decode_search(search)
+        cursor = pop_cursor(search_dict)
+        return search_answer(db, cache, capped(EventSearch.from_dict(search_dict)), cursor)
 
     @bp.get("/files/<anything:search>")
     def search_files(search: str) -> Response:
-        result = db.search_files(capped(FileRecordSearch.from_dict(decode_search(search))))
-        return jsonify({"files": [record.as_dict() for record in result["files"]],
-                        "count": result["count"]})
+        search_dict = decode_search(search)
+        cursor = pop_cursor(search_dict)
+        return search_answer(db, cache, capped(FileRecordSearch.from_dict(search_dict)), cursor)
 
     @bp.get("/files/content/<file_id>")
     @bp.get("/files/content/<file_id>/<anything:file_name>")

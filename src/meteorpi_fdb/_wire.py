@@ -1,0 +1,270 @@
+"""Search pages straight from rows to the JSON wire format (a mixin of ``MeteorDatabase``).
+
+``search_events`` / ``search_files`` return model objects (the seed's contract); the HTTP query
+API needs only their JSON. Here rows become the exact dicts ``Event.as_dict()`` and
+``FileRecord.as_dict()`` give (SPEC section 3: key order, omitted ``None`` fields, floats for
+numeric metadata, milliseconds for times) without building or validating objects (the rows
+were validated when written), and orjson writes the bytes Flask's ``jsonify`` would have
+written: compact, ASCII only (``\\uXXXX`` escapes), floats as Python's ``repr``, a final newline.
+
+On PostgreSQL a page is one statement: the count, the page, and each row's files and metadata
+as JSON aggregates. SQLite (in-process, no round trips) and Firebird read the count, the page
+and each relation with one statement apiece, as ``generators`` does.
+
+A page may also start after a *cursor*: the position (time, internal id) of the last row of
+the previous page, returned with each full page. Unlike ``skip``, it costs the same however
+deep the page is.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from typing import Any, Callable, Sequence
+
+import orjson
+from sqlalchemy import Connection
+
+import meteorpi_model as model
+from meteorpi_fdb import schema
+from meteorpi_fdb.generators import _in_chunks
+from meteorpi_fdb.sql_builder import SQLBuilder, search_events_sql_builder, search_files_sql_builder, to_text
+
+_MD5 = schema.t_file.c.md5.name
+_FILE_COLUMNS = (f"f.fileid, f.cameraid, f.mimetype, f.semantictype, f.filetime, f.filesize, "
+                 f"f.filename, s.statusid, f.{_MD5}")
+_EVENT_COLUMNS = "e.eventid, e.cameraid, e.eventtime, e.eventtype, s.statusid"
+_META_COLUMNS = "metakey, stringvalue, floatvalue, datevalue"
+_CURSOR = re.compile(r"(-?\d{1,19})\.(\d{1,19})")
+_NON_ASCII = re.compile("[\x7f-\U0010ffff]")
+
+
+class _Kind:
+    """What differs between the event and the file search."""
+
+    def __init__(self, key: str, alias: str, time_column: str, columns: str,
+                 builder: Callable[..., SQLBuilder], search_class: type) -> None:
+        self.key, self.alias, self.search_class, self.builder = key, alias, search_class, builder
+        self.time = f"{alias}.{time_column}"
+        self.columns = f"{alias}.internalid, {self.time}, {columns}"
+        self.order = f"{self.time} DESC, {alias}.internalid DESC"
+
+
+_EVENTS = _Kind("events", "e", "eventtime", _EVENT_COLUMNS, search_events_sql_builder, model.EventSearch)
+_FILES = _Kind("files", "f", "filetime", _FILE_COLUMNS, search_files_sql_builder, model.FileRecordSearch)
+
+
+class WireMixin:
+    """Search pages as the bytes of the HTTP query API's answer."""
+
+    def search_events_wire(self, search: model.EventSearch, cursor: str | None = None) -> bytes:
+        """``{"events": [...], "count": N}`` (plus ``"cursor"`` after a full page) as JSON bytes:
+        exactly what ``jsonify`` made of :meth:`search_events`' objects' ``as_dict()``."""
+        return self._wire_page(_EVENTS, search, cursor)
+
+    def search_files_wire(self, search: model.FileRecordSearch, cursor: str | None = None) -> bytes:
+        """``{"files": [...], "count": N}`` (plus ``"cursor"`` after a full page) as JSON bytes."""
+        return self._wire_page(_FILES, search, cursor)
+
+    def _wire_page(self, kind: _Kind, search: Any, cursor: str | None) -> bytes:
+        if not isinstance(search, kind.search_class):
+            raise ValueError(f"search must be a {kind.search_class.__name__}, not {type(search).__name__}")
+        position = parse_cursor(cursor)
+        builder = kind.builder(search, dialect=self.backend)
+        counter = _count_builder(builder, search, kind.alias)
+        page = _after(builder, kind, position)
+        page_sql = page.get_select_sql(columns=kind.columns, order=kind.order, limit=search.limit,
+                                       skip=search.skip)
+        with self.connection() as connection:
+            if self.backend == "postgresql":
+                count, items, last = _postgresql_page(connection, kind, counter, page, page_sql)
+            else:
+                count, items, last = _batched_page(connection, kind, counter, page, page_sql)
+        document: dict[str, Any] = {kind.key: items, "count": count}
+        if last is not None and search.limit and len(items) == search.limit:
+            document["cursor"] = f"{last[0]}.{last[1]}"
+        return dumps(document)
+
+
+def parse_cursor(cursor: str | None) -> tuple[int, int] | None:
+    """``(time, internal id)`` from a cursor string ``"<ms>.<id>"``; ValueError if malformed."""
+    if cursor is None:
+        return None
+    match = _CURSOR.fullmatch(cursor) if isinstance(cursor, str) else None
+    if match is None:
+        raise ValueError("cursor must be the 'cursor' string of a previous page of this search")
+    return int(match.group(1)), int(match.group(2))
+
+
+def dumps(document: Any) -> bytes:
+    """``document`` as compact ASCII JSON plus a newline, byte for byte what Flask's ``jsonify``
+    writes (orjson writes UTF-8; escape what Python's ``ensure_ascii`` escapes)."""
+    out = orjson.dumps(document, option=orjson.OPT_APPEND_NEWLINE)
+    if out.isascii() and b"\x7f" not in out:
+        return out
+    return _NON_ASCII.sub(_escape, out.decode("utf-8")).encode("ascii")
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}"
+
+
+def _number(value: Any) -> Any:
+    """A float as Python's ``json`` writes it: orjson agrees except below 1e-4 (``1e-05`` vs
+    ``0.00001``) and for non-finite values, which are passed through as JSON fragments."""
+    value = float(value)
+    if value == 0 or (1e-4 <= abs(value) and math.isfinite(value)):
+        return value
+    return orjson.Fragment(json.dumps(value).encode("ascii"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _ns(text: str) -> str:
+    """A stored NSString as ``str(NSString.from_string(text))`` renders it (keys repeat a lot)."""
+    return str(model.NSString.from_string(text))
+
+
+def _meta(key: str, string_value: Any, float_value: Any, date_value: Any) -> dict[str, Any]:
+    """``Meta.as_dict()`` of a metadata row (exactly one value column is set)."""
+    if date_value is not None:
+        return {"type": "date", "key": _ns(key), "value": int(date_value)}
+    if float_value is not None:
+        return {"type": "number", "key": _ns(key), "value": _number(float_value)}
+    return {"type": "string", "key": _ns(key), "value": "" if string_value is None else string_value}
+
+
+def _file(row: Sequence[Any], meta: list[dict]) -> dict[str, Any]:
+    """``FileRecord.as_dict()`` from (file id, camera, mime type, semantic type, time, size,
+    name, status id, md5)."""
+    file_id, camera_id, mime_type, semantic_type, file_time, file_size, file_name, status_id, md5 = row
+    record: dict[str, Any] = {"file_id": file_id, "camera_id": camera_id, "mime_type": mime_type}
+    if file_name is not None:
+        record["file_name"] = file_name
+    record["semantic_type"] = _ns(semantic_type)
+    record["file_time"] = int(file_time)
+    record["file_size"] = int(file_size)
+    record["status_id"] = status_id
+    if md5 is not None:
+        record["md5"] = md5
+    record["meta"] = meta
+    return record
+
+
+def _event(row: Sequence[Any], files: list[dict], meta: list[dict]) -> dict[str, Any]:
+    """``Event.as_dict()`` from (event id, camera, time, type, status id)."""
+    event_id, camera_id, event_time, event_type, status_id = row
+    return {"event_id": event_id, "camera_id": camera_id, "event_time": int(event_time),
+            "event_type": _ns(event_type), "status_id": status_id, "files": files, "meta": meta}
+
+
+def _copy(builder: SQLBuilder) -> SQLBuilder:
+    copy = SQLBuilder(builder.tables, builder.where_clauses, builder.dialect)
+    copy.sql_args = list(builder.sql_args)
+    return copy
+
+
+def _count_builder(builder: SQLBuilder, search: Any, alias: str) -> SQLBuilder:
+    """The count's builder: without the join to the status table when no location bound needs
+    it (every row has exactly one status), so the count can be read from an index alone."""
+    counter = _copy(builder)
+    join = f"{alias}.statusID = s.internalID"
+    bounds = (search.lat_min, search.lat_max, search.long_min, search.long_max)
+    if all(bound is None for bound in bounds) and counter.where_clauses[:1] == [join]:
+        counter.tables = counter.tables.split(",")[0]
+        counter.where_clauses = counter.where_clauses[1:]
+    return counter
+
+
+def _after(builder: SQLBuilder, kind: _Kind, position: tuple[int, int] | None) -> SQLBuilder:
+    """The page's builder: rows strictly after ``position`` in the search's order. The plain
+    upper bound on time lets every backend start a range scan of the (time, id) index there."""
+    page = _copy(builder)
+    if position is not None:
+        time, internal_id = position
+        page.where_clauses.append(
+            f"{kind.time} <= ? AND ({kind.time} < ? OR {kind.alias}.internalid < ?)")
+        page.sql_args.extend([time, time, internal_id])
+    return page
+
+
+def _batched_page(connection: Connection, kind: _Kind, counter: SQLBuilder, page: SQLBuilder,
+                  page_sql: str) -> tuple[int, list[dict], tuple[int, int] | None]:
+    """Count, page and relations with one statement each."""
+    count = connection.execute(*to_text(counter.get_count_sql(), counter.sql_args)).scalar_one()
+    rows = connection.execute(*to_text(page_sql, page.sql_args)).all()
+    ids = [row[0] for row in rows]
+    last = (rows[-1][1], rows[-1][0]) if rows else None
+    if kind is _FILES:
+        metas = _metas(connection, "t_filemeta", "fileid", ids)
+        return count, [_file(row[2:], metas.get(row[0], [])) for row in rows], last
+    metas = _metas(connection, "t_eventmeta", "eventid", ids)
+    files = _event_files(connection, ids)
+    return count, [_event(row[2:], files.get(row[0], []), metas.get(row[0], [])) for row in rows], last
+
+
+def _metas(connection: Connection, table: str, owner: str, ids: Sequence[int]) -> dict[int, list[dict]]:
+    sql = f"SELECT {owner}, {_META_COLUMNS} FROM {table} WHERE {owner} IN :ids ORDER BY {owner}, metaindex"
+    metas: dict[int, list[dict]] = {}
+    for owner_id, key, string_value, float_value, date_value in _in_chunks(connection, sql, ids):
+        metas.setdefault(owner_id, []).append(_meta(key, string_value, float_value, date_value))
+    return metas
+
+
+def _event_files(connection: Connection, event_ids: Sequence[int]) -> dict[int, list[dict]]:
+    sql = (f"SELECT l.eventid, f.internalid, {_FILE_COLUMNS} FROM t_event_to_file l "
+           "JOIN t_file f ON f.internalid = l.fileid JOIN t_camerastatus s ON s.internalid = f.statusid "
+           "WHERE l.eventid IN :ids ORDER BY l.eventid, l.sequencenumber")
+    rows = list(_in_chunks(connection, sql, event_ids))
+    metas = _metas(connection, "t_filemeta", "fileid", [row[1] for row in rows])
+    files: dict[int, list[dict]] = {}
+    for row in rows:
+        files.setdefault(row[0], []).append(_file(row[2:], metas.get(row[1], [])))
+    return files
+
+
+def _meta_aggregate(table: str, owner: str, owner_ref: str) -> str:
+    # floatvalue as text: JSON numbers would lose the sign of -0.0 (shortest exact digits
+    # either way with PostgreSQL's default extra_float_digits since version 12).
+    return (f"(SELECT json_agg(json_build_array(metakey, stringvalue, floatvalue::text, datevalue) "
+            f"ORDER BY metaindex) FROM {table} WHERE {owner} = {owner_ref})")
+
+
+_PG_FILES = (
+    f"(SELECT json_agg(json_build_array(f.fileid, f.cameraid, f.mimetype, f.semantictype, f.filetime, "
+    f"f.filesize, f.filename, fs.statusid, f.{_MD5}, "
+    f"{_meta_aggregate('t_filemeta', 'fileid', 'f.internalid')}) ORDER BY l.sequencenumber) "
+    "FROM t_event_to_file l JOIN t_file f ON f.internalid = l.fileid "
+    "JOIN t_camerastatus fs ON fs.internalid = f.statusid WHERE l.eventid = e.internalid)"
+)
+
+
+def _postgresql_page(connection: Connection, kind: _Kind, counter: SQLBuilder, page: SQLBuilder,
+                     page_sql: str) -> tuple[int, list[dict], tuple[int, int] | None]:
+    """Count, page, files and metadata in one statement (one round trip)."""
+    if kind is _FILES:
+        related = f"{_meta_aggregate('t_filemeta', 'fileid', 'f.internalid')}::text AS metas, NULL AS files"
+    else:
+        related = f"{_meta_aggregate('t_eventmeta', 'eventid', 'e.internalid')}::text AS metas, {_PG_FILES}::text AS files"
+    inner = page_sql.replace(f"SELECT {kind.columns} FROM", f"SELECT {kind.columns}, {related} FROM", 1)
+    sql = (f"SELECT counted.n, p.* FROM ({counter.get_count_sql().replace('COUNT(*)', 'COUNT(*) AS n', 1)}) counted "
+           f"LEFT JOIN LATERAL ({inner}) p ON TRUE ORDER BY 3 DESC, 2 DESC")
+    rows = connection.execute(*to_text(sql, [*counter.sql_args, *page.sql_args])).all()
+    count = rows[0][0]
+    rows = [row[1:] for row in rows if row[1] is not None]
+    last = (rows[-1][1], rows[-1][0]) if rows else None
+    items = []
+    for row in rows:
+        metas = [_meta(*values) for values in orjson.loads(row[-2] or "[]")]
+        if kind is _FILES:
+            items.append(_file(row[2:-2], metas))
+        else:
+            files = [_file(values[:9], [_meta(*m) for m in values[9] or ()])
+                     for values in orjson.loads(row[-1] or "[]")]
+            items.append(_event(row[2:-2], files, metas))
+    return count, items, last
