@@ -37,7 +37,8 @@ def bump_in_transaction(connection: Connection) -> None:
 def bump_after_commit(connection: Connection) -> None:
     """Advance the Firebird sequence once the caller's write has committed (a no-op elsewhere)."""
     if connection.dialect.name == "firebird":
-        connection.execute(text(f"SELECT GEN_ID({FIREBIRD_SEQUENCE}, 1) FROM RDB$DATABASE"))
+        # Fetched: Firebird evaluates a SELECT's expressions only as its rows are fetched.
+        connection.execute(text(f"SELECT GEN_ID({FIREBIRD_SEQUENCE}, 1) FROM RDB$DATABASE")).scalar_one()
         connection.commit()
 
 

@@ -18,6 +18,7 @@ from werkzeug.utils import send_file
 
 from meteorpi_model import EventSearch, FileRecordSearch, milliseconds_to_utc_datetime
 from meteorpi_server.app import MeteorApp, parse_json_object
+from meteorpi_server.content_offload import offloaded
 from meteorpi_server.errors import BadRequest
 from meteorpi_server.routing import blueprint, camera_id_param, int_param, uuid_param
 from meteorpi_server.search_cache import ResultCache, pop_cursor, search_answer
@@ -116,12 +117,19 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
         record = db.get_file(uuid_param(file_id, "file_id"))
         if record is None:
             return meteor_app.not_found(file_id, "No such file")
+        offload = current_app.config["MPI_CONTENT_OFFLOAD"]
         try:
             path = db.file_path_for_id(record.file_id)
-            response = send_file(path, _range_environ(os.stat(path).st_size),
-                                 mimetype=record.mime_type, download_name=record.file_name,
-                                 conditional=True, etag=record.md5 or False,
-                                 response_class=current_app.response_class)
+            if offload:
+                if not os.path.isfile(path):
+                    raise FileNotFoundError(path)
+                response = offloaded(offload, current_app.config["MPI_CONTENT_OFFLOAD_PREFIX"], path,
+                                     db.file_store_path, record.mime_type, record.md5, record.file_name)
+            else:
+                response = send_file(path, _range_environ(os.stat(path).st_size),
+                                     mimetype=record.mime_type, download_name=record.file_name,
+                                     conditional=True, etag=record.md5 or False,
+                                     response_class=current_app.response_class)
         except FileNotFoundError:
             return meteor_app.not_found(file_id, "No content for this file")
         if record.file_name is None:
