@@ -71,12 +71,7 @@ class WireMixin:
     def _wire_page(self, kind: _Kind, search: Any, cursor: str | None) -> bytes:
         if not isinstance(search, kind.search_class):
             raise ValueError(f"search must be a {kind.search_class.__name__}, not {type(search).__name__}")
-        position = parse_cursor(cursor)
-        builder = kind.builder(search, dialect=self.backend)
-        counter = _count_builder(builder, search, kind.alias)
-        page = _after(builder, kind, position)
-        page_sql = page.get_select_sql(columns=kind.columns, order=kind.order, limit=search.limit,
-                                       skip=search.skip)
+        counter, page, page_sql = _builders(kind, search, parse_cursor(cursor), self.backend)
         with self.connection() as connection:
             if self.backend == "postgresql":
                 count, items, last = _postgresql_page(connection, kind, counter, page, page_sql)
@@ -86,6 +81,27 @@ class WireMixin:
         if last is not None and search.limit and len(items) == search.limit:
             document["cursor"] = f"{last[0]}.{last[1]}"
         return dumps(document)
+
+
+def search_statements(search: model.EventSearch | model.FileRecordSearch, cursor: str | None,
+                      dialect: str) -> list[tuple[str, list[Any]]]:
+    """The statements (``?`` SQL and arguments) a page of ``search`` runs before its relations
+    are loaded, on ``dialect``: the count and the page, or PostgreSQL's single statement. For
+    checks of their query plans."""
+    kind = _EVENTS if isinstance(search, model.EventSearch) else _FILES
+    counter, page, page_sql = _builders(kind, search, parse_cursor(cursor), dialect)
+    if dialect == "postgresql":
+        return [_postgresql_statement(kind, counter, page, page_sql)]
+    return [(counter.get_count_sql(), counter.sql_args), (page_sql, page.sql_args)]
+
+
+def _builders(kind: _Kind, search: Any, position: tuple[int, int] | None,
+              dialect: str) -> tuple[SQLBuilder, SQLBuilder, str]:
+    builder = kind.builder(search, dialect=dialect)
+    page = _after(builder, kind, position)
+    page_sql = page.get_select_sql(columns=kind.columns, order=kind.order, limit=search.limit,
+                                   skip=search.skip)
+    return _count_builder(builder, search, kind.alias), page, page_sql
 
 
 def parse_cursor(cursor: str | None) -> tuple[int, int] | None:
@@ -244,17 +260,26 @@ _PG_FILES = (
 )
 
 
-def _postgresql_page(connection: Connection, kind: _Kind, counter: SQLBuilder, page: SQLBuilder,
-                     page_sql: str) -> tuple[int, list[dict], tuple[int, int] | None]:
-    """Count, page, files and metadata in one statement (one round trip)."""
+def _postgresql_statement(kind: _Kind, counter: SQLBuilder, page: SQLBuilder,
+                          page_sql: str) -> tuple[str, list[Any]]:
+    """One statement: the count, joined laterally to the page whose rows carry their metadata
+    (and an event's files with theirs) as JSON text."""
     if kind is _FILES:
         related = f"{_meta_aggregate('t_filemeta', 'fileid', 'f.internalid')}::text AS metas, NULL AS files"
     else:
-        related = f"{_meta_aggregate('t_eventmeta', 'eventid', 'e.internalid')}::text AS metas, {_PG_FILES}::text AS files"
+        related = (f"{_meta_aggregate('t_eventmeta', 'eventid', 'e.internalid')}::text AS metas, "
+                   f"{_PG_FILES}::text AS files")
     inner = page_sql.replace(f"SELECT {kind.columns} FROM", f"SELECT {kind.columns}, {related} FROM", 1)
-    sql = (f"SELECT counted.n, p.* FROM ({counter.get_count_sql().replace('COUNT(*)', 'COUNT(*) AS n', 1)}) counted "
+    count_sql = counter.get_count_sql().replace("COUNT(*)", "COUNT(*) AS n", 1)
+    sql = (f"SELECT counted.n, p.* FROM ({count_sql}) counted "
            f"LEFT JOIN LATERAL ({inner}) p ON TRUE ORDER BY 3 DESC, 2 DESC")
-    rows = connection.execute(*to_text(sql, [*counter.sql_args, *page.sql_args])).all()
+    return sql, [*counter.sql_args, *page.sql_args]
+
+
+def _postgresql_page(connection: Connection, kind: _Kind, counter: SQLBuilder, page: SQLBuilder,
+                     page_sql: str) -> tuple[int, list[dict], tuple[int, int] | None]:
+    """Count, page, files and metadata in one statement (one round trip)."""
+    rows = connection.execute(*to_text(*_postgresql_statement(kind, counter, page, page_sql))).all()
     count = rows[0][0]
     rows = [row[1:] for row in rows if row[1] is not None]
     last = (rows[-1][1], rows[-1][0]) if rows else None
