@@ -12,7 +12,7 @@ from sqlalchemy import insert, text
 
 import meteorpi_model as model
 from meteorpi_fdb import schema
-from meteorpi_fdb._wire import search_statements
+from meteorpi_fdb._wire import search_statements, sqlite_functions
 from meteorpi_fdb.sql_builder import to_text
 
 DAY = 86_400_000
@@ -80,6 +80,8 @@ def test_benchmark_searches_use_the_intended_indexes(filled, backend, name, sear
     with filled.engine.connect() as connection:
         if backend == "postgresql":
             connection.execute(text("SET enable_seqscan = off"))
+        else:
+            sqlite_functions(connection)
         prefix = "EXPLAIN QUERY PLAN " if backend == "sqlite" else "EXPLAIN "
         for sql, args in search_statements(search, cursor, backend):
             plans.append("\n".join(str(row[-1]) for row in connection.execute(*to_text(prefix + sql, args))))

@@ -8,8 +8,8 @@ were validated when written), and orjson writes the bytes Flask's ``jsonify`` wo
 written: compact, ASCII only (``\\uXXXX`` escapes), floats as Python's ``repr``, a final newline.
 
 On PostgreSQL a page is one statement: the count, the page, and each row's files and metadata
-as JSON aggregates. SQLite (in-process, no round trips) and Firebird read the count, the page
-and each relation with one statement apiece, as ``generators`` does.
+as JSON aggregates; on SQLite two (the count, then the page with the same aggregates). Firebird
+reads the count, the page and each relation with one statement apiece, as ``generators`` does.
 
 A page may also start after a *cursor*: the position (time, internal id) of the last row of
 the previous page, returned with each full page. Unlike ``skip``, it costs the same however
@@ -75,6 +75,8 @@ class WireMixin:
         with self.connection() as connection:
             if self.backend == "postgresql":
                 count, items, last = _postgresql_page(connection, kind, counter, page, page_sql)
+            elif self.backend == "sqlite":
+                count, items, last = _sqlite_page(connection, kind, counter, page, page_sql)
             else:
                 count, items, last = _batched_page(connection, kind, counter, page, page_sql)
         document: dict[str, Any] = {kind.key: items, "count": count}
@@ -92,6 +94,8 @@ def search_statements(search: model.EventSearch | model.FileRecordSearch, cursor
     counter, page, page_sql = _builders(kind, search, parse_cursor(cursor), dialect)
     if dialect == "postgresql":
         return [_postgresql_statement(kind, counter, page, page_sql)]
+    if dialect == "sqlite":
+        page_sql = _page_with_relations(kind, page_sql, dialect)
     return [(counter.get_count_sql(), counter.sql_args), (page_sql, page.sql_args)]
 
 
@@ -212,8 +216,8 @@ def _after(builder: SQLBuilder, kind: _Kind, position: tuple[int, int] | None) -
 def _batched_page(connection: Connection, kind: _Kind, counter: SQLBuilder, page: SQLBuilder,
                   page_sql: str) -> tuple[int, list[dict], tuple[int, int] | None]:
     """Count, page and relations with one statement each."""
-    count = connection.execute(*to_text(counter.get_count_sql(), counter.sql_args)).scalar_one()
-    rows = connection.execute(*to_text(page_sql, page.sql_args)).all()
+    count = connection.execute(*_text(counter.get_count_sql(), counter.sql_args)).scalar_one()
+    rows = connection.execute(*_text(page_sql, page.sql_args)).all()
     ids = [row[0] for row in rows]
     last = (rows[-1][1], rows[-1][0]) if rows else None
     if kind is _FILES:
@@ -244,52 +248,121 @@ def _event_files(connection: Connection, event_ids: Sequence[int]) -> dict[int, 
     return files
 
 
-def _meta_aggregate(table: str, owner: str, owner_ref: str) -> str:
-    # floatvalue as text: JSON numbers would lose the sign of -0.0 (shortest exact digits
-    # either way with PostgreSQL's default extra_float_digits since version 12).
-    return (f"(SELECT json_agg(json_build_array(metakey, stringvalue, floatvalue::text, datevalue) "
-            f"ORDER BY metaindex) FROM {table} WHERE {owner} = {owner_ref})")
+# One statement for the page and its relations (PostgreSQL, SQLite): each row carries its
+# metadata, and an event its files with theirs, as JSON text built by the database. Each item
+# starts with its sort key (metaindex, sequencenumber), so order never depends on the aggregate.
+# Floats travel as text: JSON numbers would lose -0.0's sign on PostgreSQL, and SQLite writes
+# REALs with 15 significant digits (JSON, CAST) or rounds them inexactly (printf), so there a
+# function of ours writes Python's repr (registered on each connection by sqlite_functions).
+_FLOAT_TEXT = {"postgresql": "floatvalue::text", "sqlite": "mpi_float_text(floatvalue)"}
 
 
-_PG_FILES = (
-    f"(SELECT json_agg(json_build_array(f.fileid, f.cameraid, f.mimetype, f.semantictype, f.filetime, "
-    f"f.filesize, f.filename, fs.statusid, f.{_MD5}, "
-    f"{_meta_aggregate('t_filemeta', 'fileid', 'f.internalid')}) ORDER BY l.sequencenumber) "
-    "FROM t_event_to_file l JOIN t_file f ON f.internalid = l.fileid "
-    "JOIN t_camerastatus fs ON fs.internalid = f.statusid WHERE l.eventid = e.internalid)"
-)
+def _float_text(value: Any) -> str | None:
+    return None if value is None else repr(float(value))
+
+
+def sqlite_functions(connection: Connection) -> None:
+    """Register ``mpi_float_text`` on this pooled SQLite connection, once per connection."""
+    info = connection.connection.info
+    if not info.get("mpi_float_text"):
+        connection.connection.driver_connection.create_function(
+            "mpi_float_text", 1, _float_text, deterministic=True)
+        info["mpi_float_text"] = True
+
+
+def _aggregate(dialect: str, items: str, source: str, order: str) -> str:
+    """JSON text of an array holding ``items`` (a SQL list) for each row of ``source``."""
+    if dialect == "postgresql":
+        return f"(SELECT json_agg(json_build_array({items}) ORDER BY {order}) {source})::text"
+    return f"(SELECT json_group_array(json_array({items})) FROM (SELECT * {source} ORDER BY {order}))"
+
+
+def _meta_aggregate(dialect: str, table: str, owner: str, owner_ref: str) -> str:
+    items = f"metaindex, metakey, stringvalue, {_FLOAT_TEXT[dialect]}, datevalue"
+    return _aggregate(dialect, items, f"FROM {table} WHERE {owner} = {owner_ref}", "metaindex")
+
+
+def _files_aggregate(dialect: str) -> str:
+    nested = _meta_aggregate(dialect, "t_filemeta", "fileid", "f.internalid")
+    if dialect == "postgresql":
+        items = (f"l.sequencenumber, f.fileid, f.cameraid, f.mimetype, f.semantictype, f.filetime, "
+                 f"f.filesize, f.filename, fs.statusid, f.{_MD5}, {nested}::json")
+        source = ("FROM t_event_to_file l JOIN t_file f ON f.internalid = l.fileid "
+                  "JOIN t_camerastatus fs ON fs.internalid = f.statusid WHERE l.eventid = e.internalid")
+        return _aggregate(dialect, items, source, "l.sequencenumber")
+    # SQLite: the ordered subquery names its columns, and the nested array is embedded as JSON.
+    nested = nested.replace("f.internalid", "x.fileinternal")
+    items = ("x.sequencenumber, x.fileid, x.cameraid, x.mimetype, x.semantictype, x.filetime, "
+             f"x.filesize, x.filename, x.statusuuid, x.md5, json({nested})")
+    inner = (f"SELECT l.sequencenumber, f.internalid AS fileinternal, f.fileid, f.cameraid, f.mimetype, "
+             f"f.semantictype, f.filetime, f.filesize, f.filename, fs.statusid AS statusuuid, "
+             f"f.{_MD5} AS md5 FROM t_event_to_file l JOIN t_file f ON f.internalid = l.fileid "
+             "JOIN t_camerastatus fs ON fs.internalid = f.statusid WHERE l.eventid = e.internalid "
+             "ORDER BY l.sequencenumber")
+    return f"(SELECT json_group_array(json_array({items})) FROM ({inner}) x)"
+
+
+def _page_with_relations(kind: _Kind, page_sql: str, dialect: str) -> str:
+    """``page_sql`` with two more columns: the JSON text of each row's metadata and files."""
+    if kind is _FILES:
+        related = f"{_meta_aggregate(dialect, 't_filemeta', 'fileid', 'f.internalid')} AS metas, NULL AS files"
+    else:
+        related = (f"{_meta_aggregate(dialect, 't_eventmeta', 'eventid', 'e.internalid')} AS metas, "
+                   f"{_files_aggregate(dialect)} AS files")
+    return page_sql.replace(f"SELECT {kind.columns} FROM", f"SELECT {kind.columns}, {related} FROM", 1)
 
 
 def _postgresql_statement(kind: _Kind, counter: SQLBuilder, page: SQLBuilder,
                           page_sql: str) -> tuple[str, list[Any]]:
-    """One statement: the count, joined laterally to the page whose rows carry their metadata
-    (and an event's files with theirs) as JSON text."""
-    if kind is _FILES:
-        related = f"{_meta_aggregate('t_filemeta', 'fileid', 'f.internalid')}::text AS metas, NULL AS files"
-    else:
-        related = (f"{_meta_aggregate('t_eventmeta', 'eventid', 'e.internalid')}::text AS metas, "
-                   f"{_PG_FILES}::text AS files")
-    inner = page_sql.replace(f"SELECT {kind.columns} FROM", f"SELECT {kind.columns}, {related} FROM", 1)
+    """One statement: the count, joined laterally to the page with its relations."""
+    inner = _page_with_relations(kind, page_sql, "postgresql")
     count_sql = counter.get_count_sql().replace("COUNT(*)", "COUNT(*) AS n", 1)
     sql = (f"SELECT counted.n, p.* FROM ({count_sql}) counted "
            f"LEFT JOIN LATERAL ({inner}) p ON TRUE ORDER BY 3 DESC, 2 DESC")
     return sql, [*counter.sql_args, *page.sql_args]
 
 
-def _postgresql_page(connection: Connection, kind: _Kind, counter: SQLBuilder, page: SQLBuilder,
-                     page_sql: str) -> tuple[int, list[dict], tuple[int, int] | None]:
-    """Count, page, files and metadata in one statement (one round trip)."""
-    rows = connection.execute(*to_text(*_postgresql_statement(kind, counter, page, page_sql))).all()
-    count = rows[0][0]
-    rows = [row[1:] for row in rows if row[1] is not None]
-    last = (rows[-1][1], rows[-1][0]) if rows else None
+def _sqlite_page(connection: Connection, kind: _Kind, counter: SQLBuilder, page: SQLBuilder,
+                 page_sql: str) -> tuple[int, list[dict], tuple[int, int] | None]:
+    """The count, then the page with its relations (two statements, no per-relation queries)."""
+    sqlite_functions(connection)
+    count = connection.execute(*_text(counter.get_count_sql(), counter.sql_args)).scalar_one()
+    rows = connection.execute(*_text(_page_with_relations(kind, page_sql, "sqlite"), page.sql_args)).all()
+    return count, *_from_aggregated_rows(kind, rows)
+
+
+@functools.lru_cache(maxsize=256)
+def _clause(sql: str, arguments: int) -> tuple[Any, tuple[str, ...]]:
+    """``to_text`` of ``sql`` once per distinct statement (it reads the SQL character by character)."""
+    clause, params = to_text(sql, [None] * arguments)
+    return clause, tuple(params)
+
+
+def _text(sql: str, args: Sequence[Any]) -> tuple[Any, dict[str, Any]]:
+    clause, names = _clause(sql, len(args))
+    return clause, dict(zip(names, args))
+
+
+def _first(values: Sequence[Any]) -> Any:
+    return values[0]
+
+
+def _from_aggregated_rows(kind: _Kind, rows: Sequence[Any]) -> tuple[list[dict], tuple[int, int] | None]:
+    """Wire dicts from rows of (internal id, time, columns..., metas JSON, files JSON)."""
     items = []
     for row in rows:
-        metas = [_meta(*values) for values in orjson.loads(row[-2] or "[]")]
+        metas = [_meta(*values[1:]) for values in sorted(orjson.loads(row[-2] or "[]"), key=_first)]
         if kind is _FILES:
             items.append(_file(row[2:-2], metas))
         else:
-            files = [_file(values[:9], [_meta(*m) for m in values[9] or ()])
-                     for values in orjson.loads(row[-1] or "[]")]
+            files = [_file(values[1:10], [_meta(*m[1:]) for m in sorted(values[10] or (), key=_first)])
+                     for values in sorted(orjson.loads(row[-1] or "[]"), key=_first)]
             items.append(_event(row[2:-2], files, metas))
-    return count, items, last
+    return items, ((rows[-1][1], rows[-1][0]) if rows else None)
+
+
+def _postgresql_page(connection: Connection, kind: _Kind, counter: SQLBuilder, page: SQLBuilder,
+                     page_sql: str) -> tuple[int, list[dict], tuple[int, int] | None]:
+    """Count, page, files and metadata in one statement (one round trip)."""
+    rows = connection.execute(*_text(*_postgresql_statement(kind, counter, page, page_sql))).all()
+    return rows[0][0], *_from_aggregated_rows(kind, [row[1:] for row in rows if row[1] is not None])
