@@ -101,15 +101,21 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
 
     @bp.get("/events/<anything:search>")
     def search_events(search: str) -> Response:
-        search_dict = decode_search(search)
-        cursor = pop_cursor(search_dict)
-        return search_answer(db, cache, capped(EventSearch.from_dict(search_dict)), cursor)
+        def build() -> bytes:
+            search_dict = decode_search(search)
+            cursor = pop_cursor(search_dict)
+            return db.search_events_wire(capped(EventSearch.from_dict(search_dict)), cursor)
+
+        return search_answer(db, cache, "events", search, build)
 
     @bp.get("/files/<anything:search>")
     def search_files(search: str) -> Response:
-        search_dict = decode_search(search)
-        cursor = pop_cursor(search_dict)
-        return search_answer(db, cache, capped(FileRecordSearch.from_dict(search_dict)), cursor)
+        def build() -> bytes:
+            search_dict = decode_search(search)
+            cursor = pop_cursor(search_dict)
+            return db.search_files_wire(capped(FileRecordSearch.from_dict(search_dict)), cursor)
+
+        return search_answer(db, cache, "files", search, build)
 
     @bp.get("/files/content/<file_id>")
     @bp.get("/files/content/<file_id>/<anything:file_name>")

@@ -12,14 +12,12 @@ under a stamp newer than the data it holds.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Callable
 
 from flask import Response, request
 
-from meteorpi_model import EventSearch, FileRecordSearch
 from meteorpi_server.errors import BadRequest
 
 class ResultCache:
@@ -59,21 +57,21 @@ def pop_cursor(search_dict: dict[str, Any]) -> str | None:
     return cursor
 
 
-def search_answer(db: Any, cache: ResultCache, search: EventSearch | FileRecordSearch,
-                  cursor: str | None) -> Response:
-    """The answer to a search: 200 with the page, or 304 if the client's copy
-    (``If-None-Match``) is still current."""
-    kind = "events" if isinstance(search, EventSearch) else "files"
-    key = json.dumps([kind, search.as_dict(), cursor], sort_keys=True, separators=(",", ":"))
+def search_answer(db: Any, cache: ResultCache, kind: str, text: str,
+                  build: Callable[[], bytes]) -> Response:
+    """The answer to ``GET /<kind>/<text>``: 200 with the page (``build()`` parses, checks and
+    runs the search, unless the answer is cached), or 304 if the client's copy
+    (``If-None-Match``) is still current. Tags and cache entries are keyed by the search as
+    sent, so a repeated search is not even parsed again."""
     stamp = db.change_stamp()
+    key = f"{kind}/{text}"
     etag = hashlib.blake2b(f"{stamp}\n{key}".encode(), digest_size=16).hexdigest()
     if request.if_none_match.contains(etag):
         response = Response(status=304)
     else:
         body = cache.get((stamp, key))
         if body is None:
-            wire = db.search_events_wire if kind == "events" else db.search_files_wire
-            body = wire(search, cursor)
+            body = build()
             cache.put((stamp, key), body)
         response = Response(body, mimetype="application/json")
     response.set_etag(etag)
