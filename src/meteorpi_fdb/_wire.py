@@ -72,17 +72,24 @@ class WireMixin:
         if not isinstance(search, kind.search_class):
             raise ValueError(f"search must be a {kind.search_class.__name__}, not {type(search).__name__}")
         counter, page, page_sql = _builders(kind, search, parse_cursor(cursor), self.backend)
-        with self.connection() as connection:
-            if self.backend == "postgresql":
+        if self.backend == "postgresql":
+            with self.single_statement() as connection:
                 count, items, last = _postgresql_page(connection, kind, counter, page, page_sql)
-            elif self.backend == "sqlite":
+            return _document(kind, search, count, items, last)
+        with self.connection() as connection:
+            if self.backend == "sqlite":
                 count, items, last = _sqlite_page(connection, kind, counter, page, page_sql)
             else:
                 count, items, last = _batched_page(connection, kind, counter, page, page_sql)
-        document: dict[str, Any] = {kind.key: items, "count": count}
-        if last is not None and search.limit and len(items) == search.limit:
-            document["cursor"] = f"{last[0]}.{last[1]}"
-        return dumps(document)
+        return _document(kind, search, count, items, last)
+
+
+def _document(kind: _Kind, search: Any, count: int, items: list[dict],
+              last: tuple[int, int] | None) -> bytes:
+    document: dict[str, Any] = {kind.key: items, "count": count}
+    if last is not None and search.limit and len(items) == search.limit:
+        document["cursor"] = f"{last[0]}.{last[1]}"
+    return dumps(document)
 
 
 def search_statements(search: model.EventSearch | model.FileRecordSearch, cursor: str | None,

@@ -93,8 +93,19 @@ class MeteorDatabase(StatusMixin, RecordsMixin, UsersMixin, ExportMixin, WireMix
 
     def change_stamp(self) -> str:
         """A stamp that changes whenever any process commits a write (see ``_changes``)."""
-        with self.connection() as connection:
+        with self.single_statement() as connection:
             return _changes.read_stamp(connection)
+
+    @contextmanager
+    def single_statement(self) -> Iterator[Connection]:
+        """A connection for reads that are each one statement (a statement is its own snapshot):
+        on PostgreSQL in autocommit, which saves the BEGIN and COMMIT round trips."""
+        if self.backend != "postgresql":
+            with self.connection() as connection:
+                yield connection
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            yield connection
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
