@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -138,11 +139,11 @@ def main(argv: list[str] | None = None) -> int:
 def _print(console: Console, results, memory, scale) -> None:
     table = Table(title=f"MeteorPi benchmarks ({scale.name}: {scale.events:,} events, {scale.cameras} cameras)")
     for column in ("benchmark", "case", "backend", "MeteorPi", "reference", "unit", "ratio"):
-        # Wrapped, never cut: the labels at the end of a case ([p50], [p99], "vs ...") matter.
         table.add_column(column, justify="right" if column in ("MeteorPi", "reference", "ratio") else "left",
-                         overflow="fold")
+                         overflow="fold")  # wrapped, never cut
     for result in results:
-        table.add_row(result.benchmark, result.case, result.backend, f"{result.figure:,.2f}",
+        # escape(): rich would take "[p50]" and "[p99]" for markup and drop them.
+        table.add_row(result.benchmark, escape(result.case), result.backend, f"{result.figure:,.2f}",
                       "" if result.reference is None else f"{result.reference:,.2f}", result.unit,
                       "" if result.ratio is None else f"{result.ratio:.2f}")
     console.print(table)
