@@ -295,7 +295,7 @@ def _files_aggregate(dialect: str) -> str:
         items = (f"l.sequencenumber, f.fileid, f.cameraid, f.mimetype, f.semantictype, f.filetime, "
                  f"f.filesize, f.filename, fs.statusid, f.{_MD5}, {nested}::json")
         source = ("FROM t_event_to_file l JOIN t_file f ON f.internalid = l.fileid "
-                  "JOIN t_camerastatus fs ON fs.internalid = f.statusid WHERE l.eventid = e.internalid")
+                  "JOIN t_camerastatus fs ON fs.internalid = f.statusid WHERE l.eventid = p.internalid")
         return _aggregate(dialect, items, source, "l.sequencenumber")
     # SQLite: the ordered subquery names its columns, and the nested array is embedded as JSON.
     nested = nested.replace("f.internalid", "x.fileinternal")
@@ -304,28 +304,31 @@ def _files_aggregate(dialect: str) -> str:
     inner = (f"SELECT l.sequencenumber, f.internalid AS fileinternal, f.fileid, f.cameraid, f.mimetype, "
              f"f.semantictype, f.filetime, f.filesize, f.filename, fs.statusid AS statusuuid, "
              f"f.{_MD5} AS md5 FROM t_event_to_file l JOIN t_file f ON f.internalid = l.fileid "
-             "JOIN t_camerastatus fs ON fs.internalid = f.statusid WHERE l.eventid = e.internalid "
+             "JOIN t_camerastatus fs ON fs.internalid = f.statusid WHERE l.eventid = p.internalid "
              "ORDER BY l.sequencenumber")
     return f"(SELECT json_group_array(json_array({items})) FROM ({inner}) x)"
 
 
-def _page_with_relations(kind: _Kind, page_sql: str, dialect: str) -> str:
-    """``page_sql`` with two more columns: the JSON text of each row's metadata and files."""
+def _relations(kind: _Kind, dialect: str) -> str:
+    """Two columns for each row of a page ``p``: the JSON text of its metadata and files.
+    Computed outside the page's own query, so that rows skipped by OFFSET never compute them."""
     if kind is _FILES:
-        related = f"{_meta_aggregate(dialect, 't_filemeta', 'fileid', 'f.internalid')} AS metas, NULL AS files"
-    else:
-        related = (f"{_meta_aggregate(dialect, 't_eventmeta', 'eventid', 'e.internalid')} AS metas, "
-                   f"{_files_aggregate(dialect)} AS files")
-    return page_sql.replace(f"SELECT {kind.columns} FROM", f"SELECT {kind.columns}, {related} FROM", 1)
+        return f"{_meta_aggregate(dialect, 't_filemeta', 'fileid', 'p.internalid')} AS metas, NULL AS files"
+    return (f"{_meta_aggregate(dialect, 't_eventmeta', 'eventid', 'p.internalid')} AS metas, "
+            f"{_files_aggregate(dialect)} AS files")
+
+
+def _page_with_relations(kind: _Kind, page_sql: str, dialect: str) -> str:
+    """``page_sql``'s rows with their relations (see :func:`_relations`), in the page's order."""
+    return f"SELECT p.*, {_relations(kind, dialect)} FROM ({page_sql}) p ORDER BY 2 DESC, 1 DESC"
 
 
 def _postgresql_statement(kind: _Kind, counter: SQLBuilder, page: SQLBuilder,
                           page_sql: str) -> tuple[str, list[Any]]:
-    """One statement: the count, joined laterally to the page with its relations."""
-    inner = _page_with_relations(kind, page_sql, "postgresql")
+    """One statement: the count, joined laterally to the page, with the page's relations."""
     count_sql = counter.get_count_sql().replace("COUNT(*)", "COUNT(*) AS n", 1)
-    sql = (f"SELECT counted.n, p.* FROM ({count_sql}) counted "
-           f"LEFT JOIN LATERAL ({inner}) p ON TRUE ORDER BY 3 DESC, 2 DESC")
+    sql = (f"SELECT counted.n, p.*, {_relations(kind, 'postgresql')} FROM ({count_sql}) counted "
+           f"LEFT JOIN LATERAL ({page_sql}) p ON TRUE ORDER BY 3 DESC, 2 DESC")
     return sql, [*counter.sql_args, *page.sql_args]
 
 
