@@ -94,9 +94,9 @@ def _document(kind: _Kind, search: Any, count: int, items: list[dict],
 
 def search_statements(search: model.EventSearch | model.FileRecordSearch, cursor: str | None,
                       dialect: str) -> list[tuple[str, list[Any]]]:
-    """The statements (``?`` SQL and arguments) a page of ``search`` runs before its relations
-    are loaded, on ``dialect``: the count and the page, or PostgreSQL's single statement. For
-    checks of their query plans."""
+    """The statements (``?`` SQL and arguments) a page of ``search`` runs on ``dialect``:
+    PostgreSQL's single statement, or the count and the page (with its relations on SQLite;
+    Firebird loads them with further statements). For checks of their query plans."""
     kind = _EVENTS if isinstance(search, model.EventSearch) else _FILES
     counter, page, page_sql = _builders(kind, search, parse_cursor(cursor), dialect)
     if dialect == "postgresql":
