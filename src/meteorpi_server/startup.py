@@ -16,14 +16,14 @@ _frozen = False
 
 
 def freeze_startup_objects() -> bool:
-    """Collect, then freeze every object alive now; only the first call in a process does
-    anything (a process that builds many apps, like a test run, freezes once). Returns whether
-    this call froze."""
+    """Freeze every object tracked now; only the first call in a process does anything (a
+    process that builds many apps, like a test run, freezes once). Returns whether this call
+    froze. No collection first: it would run other code's finalizers at an arbitrary moment,
+    and a worker fresh from start-up holds little garbage."""
     global _frozen
     with _lock:
         if _frozen:
             return False
-        gc.collect()
         gc.freeze()
         _frozen = True
         return True
