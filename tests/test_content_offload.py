@@ -18,6 +18,7 @@ from typing import Iterator
 
 import pytest
 
+from meteorpi_server.settings import resolve
 from tests.conftest import INSTALLATION_ID
 from tests.helpers import make_file, make_status, utc
 from tests.server_helpers import (Client, cheap_password_hashing, free_port,  # noqa: F401
@@ -144,8 +145,8 @@ def test_x_sendfile_names_the_stored_file(make_server, tmp_path: Path) -> None:
     http.close()
 
 
-def test_an_unknown_offload_mode_is_refused(make_server) -> None:
+def test_an_unknown_offload_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="MPI_CONTENT_OFFLOAD"):
-        make_server(settings={"MPI_CONTENT_OFFLOAD": "x-magic"})
+        resolve({"MPI_CONTENT_OFFLOAD": "x-magic"})
 
 
