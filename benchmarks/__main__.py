@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -24,9 +25,9 @@ from benchmarks import _common, datagen
 RESULTS_DIR = Path(__file__).parent / "results"
 PG_ADMIN_URL = os.environ.get("MPI_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SETTINGS = {
-    "small": {"search_repeats": 30, "ingest_events": 200, "replication_events": 200, "http_seconds": 5,
+    "small": {"search_repeats": 30, "ingest_events": 200, "replication_events": 200, "http_seconds": 3,
               "registration_events": 1_000},
-    "full": {"search_repeats": 100, "ingest_events": 2_000, "replication_events": 1_000, "http_seconds": 15,
+    "full": {"search_repeats": 100, "ingest_events": 2_000, "replication_events": 1_000, "http_seconds": 10,
              "registration_events": 10_000},
 }
 BENCHMARKS = ("search", "ingest", "http", "replication", "registration")
@@ -146,9 +147,11 @@ def main(argv: list[str] | None = None) -> int:
 def _print(console: Console, results, memory, scale) -> None:
     table = Table(title=f"MeteorPi benchmarks ({scale.name}: {scale.events:,} events, {scale.cameras} cameras)")
     for column in ("benchmark", "case", "backend", "MeteorPi", "reference", "unit", "ratio"):
-        table.add_column(column, justify="right" if column in ("MeteorPi", "reference", "ratio") else "left")
+        table.add_column(column, justify="right" if column in ("MeteorPi", "reference", "ratio") else "left",
+                         overflow="fold")  # wrapped, never cut
     for result in results:
-        table.add_row(result.benchmark, result.case, result.backend, f"{result.figure:,.2f}",
+        # escape(): rich would take "[p50]" and "[p99]" for markup and drop them.
+        table.add_row(result.benchmark, escape(result.case), result.backend, f"{result.figure:,.2f}",
                       "" if result.reference is None else f"{result.reference:,.2f}", result.unit,
                       "" if result.ratio is None else f"{result.ratio:.2f}")
     console.print(table)

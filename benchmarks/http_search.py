@@ -1,25 +1,27 @@
-"""HTTP throughput under gunicorn (2 workers): MeteorPi beside minimal servers, in one run.
+"""HTTP throughput under gunicorn (2 workers x 4 threads), driven by wrk, each case interleaved
+with its reference (A B A B, medians; see ``_wrk``).
 
-    python -m benchmarks.http_search [--seconds 5] [--backend sqlite|postgresql] [--json out.json]
+    python -m benchmarks.http_search [--seconds 3] [--rounds 2] [--backend sqlite|postgresql]
 
-Measured, each for ``--seconds`` with the same load generator (client processes x threads,
-keep-alive sessions):
+Cases (MeteorPi vs reference):
 
-- search: ``GET /events/<search>`` (a page of events with their files and metadata) on MeteorPi,
-  beside a minimal Flask endpoint under the same gunicorn settings returning a pre-built JSON
-  document of the same size: the ratio is what the database round trips and model
-  materialisation cost on top of the bare framework;
-- download: ``GET /files/content/<id>`` of a large file on MeteorPi, beside the same bytes from the
-  minimal Flask app (``send_file``) and from ``python -m http.server``.
+- wrk saturation: nginx serving the search page as a static file vs the minimal Flask app
+  serving the same bytes: wrk is not the bottleneck when nginx gets many times more;
+- search: ``GET /events/<search>`` (50 events with files and metadata) with the answer cache
+  off, vs the minimal Flask app returning the same bytes (the bare framework), and vs the
+  minimal app running one hand-written SQL statement that builds the JSON (``_sql_floor``);
+- repeated search: from the cache, and answered 304 to ``If-None-Match``, vs the bare framework;
+- download of a small file: MeteorPi behind nginx with ``MPI_CONTENT_OFFLOAD=x-accel-redirect``
+  vs nginx serving the file statically; and MeteorPi sending it itself vs Flask's ``send_file``.
 
-Figures depend on the machine (the client shares its CPUs); compare ratios, not absolutes.
+Figures depend on the machine (wrk shares its CPUs); compare ratios, not absolutes.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import multiprocessing
 import os
 import shutil
 import socket
@@ -27,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -37,6 +38,7 @@ from urllib.parse import quote_plus
 
 import requests
 
+from benchmarks import _wrk
 from benchmarks._common import tree_peak_rss_mb
 
 PG_ADMIN_URL = os.environ.get("MPI_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -46,11 +48,15 @@ GUNICORN = ["--workers", "2", "--threads", "4", "--log-level", "warning"]
 MINIMAL_APP = textwrap.dedent('''
     import os
     from flask import Flask, Response, send_file
+    from sqlalchemy import create_engine, text
 
     app = Flask(__name__)
     with open(os.environ["BENCH_DOCUMENT"], "rb") as f:
         DOCUMENT = f.read()
     FILE = os.environ["BENCH_FILE"]
+    ENGINE = create_engine(os.environ["BENCH_DB"])
+    with open(os.environ["BENCH_SQL"]) as f:
+        SQL = text(f.read())
 
     @app.get("/document")
     def document():
@@ -59,8 +65,12 @@ MINIMAL_APP = textwrap.dedent('''
     @app.get("/file")
     def file():
         return send_file(FILE, mimetype="application/octet-stream", conditional=True)
-''')
 
+    @app.get("/sqljson")
+    def sqljson():
+        with ENGINE.connect() as connection:
+            return Response(connection.execute(SQL).scalar(), mimetype="application/json")
+''')
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -99,53 +109,6 @@ def _serve(command: list[str], env: dict[str, str], probe: str, cwd: str | None 
             process.stdout.close()
 
 
-def _client(args: tuple[str, float, int, bool]) -> tuple[int, int]:
-    """One client process: ``threads`` keep-alive sessions fetching ``url`` until the deadline.
-    Returns (requests, bytes)."""
-    url, deadline, threads, stream = args
-    totals = [0, 0]
-    lock = threading.Lock()
-
-    def loop() -> None:
-        session = requests.Session()
-        count = size = 0
-        while time.time() < deadline:
-            if stream:
-                with session.get(url, stream=True, timeout=60) as response:
-                    response.raise_for_status()
-                    for chunk in response.iter_content(1 << 20):
-                        size += len(chunk)
-            else:
-                response = session.get(url, timeout=60)
-                response.raise_for_status()
-                size += len(response.content)
-            count += 1
-        session.close()
-        with lock:
-            totals[0] += count
-            totals[1] += size
-
-    workers = [threading.Thread(target=loop) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return totals[0], totals[1]
-
-
-def measure(url: str, seconds: float, processes: int, threads: int, stream: bool = False) -> dict:
-    """Requests/s and MB/s of ``processes`` x ``threads`` clients hammering ``url``."""
-    requests.get(url, timeout=60).raise_for_status()  # warm up
-    started = time.time()
-    deadline = started + seconds
-    with multiprocessing.get_context("spawn").Pool(processes) as pool:
-        results = pool.map(_client, [(url, deadline, threads, stream)] * processes)
-    elapsed = time.time() - started
-    count = sum(r[0] for r in results)
-    size = sum(r[1] for r in results)
-    return {"requests_per_s": count / elapsed, "mb_per_s": size / elapsed / 1e6, "requests": count}
-
-
 def _database_url(backend: str, directory: Path) -> tuple[str, str | None]:
     if backend == "sqlite":
         return f"sqlite:///{directory / 'bench.db'}", None
@@ -171,8 +134,9 @@ def _drop_database(name: str | None) -> None:
     engine.dispose()
 
 
-def populate(db_url: str, store: Path, work: Path, events: int, file_mb: int) -> tuple[str, Path]:
-    """Events with two files and metadata each, plus one large file; returns its id and a copy."""
+def populate(db_url: str, store: Path, work: Path, events: int, file_kb: int) -> tuple[str, Path]:
+    """Events with two files and metadata each, plus one file of ``file_kb`` KiB; returns its id
+    and a copy of it in ``work``/static (for the static servers)."""
     import meteorpi_model as model
     from meteorpi_fdb import MeteorDatabase
 
@@ -197,7 +161,7 @@ def populate(db_url: str, store: Path, work: Path, events: int, file_mb: int) ->
                                                 camera_id=INSTALLATION_ID, file_name=f"{i}.{kind}"))
             db.register_event(INSTALLATION_ID, when, model.NSString("meteor"), records, metas)
         big = incoming / "big.bin"
-        big.write_bytes(os.urandom(file_mb * 1024 * 1024))
+        big.write_bytes(os.urandom(file_kb * 1024))
         reference_copy = work / "static" / "big.bin"
         reference_copy.parent.mkdir()
         shutil.copyfile(big, reference_copy)
@@ -209,56 +173,120 @@ def populate(db_url: str, store: Path, work: Path, events: int, file_mb: int) ->
         db.close()
 
 
-def run(seconds: float = 5, backend: str = "sqlite", events: int = 300, page: int = 50,
-        file_mb: int = 64, processes: int = 2, threads: int = 4) -> list[dict]:
-    """Run every measurement; return rows of {case, server, figure, unit, reference, ratio}."""
+NGINX_CONFIG = textwrap.dedent('''
+    {user}
+    daemon off;
+    worker_processes 1;
+    pid {work}/nginx/nginx.pid;
+    error_log stderr warn;
+    events {{ worker_connections 256; }}
+    http {{
+        access_log off;
+        sendfile on;
+        client_body_temp_path {work}/nginx/body;
+        proxy_temp_path {work}/nginx/proxy;
+        fastcgi_temp_path {work}/nginx/fastcgi;
+        uwsgi_temp_path {work}/nginx/uwsgi;
+        scgi_temp_path {work}/nginx/scgi;
+        upstream meteorpi {{ server 127.0.0.1:{app_port}; keepalive 16; }}
+        server {{
+            listen 127.0.0.1:{port};
+            location /static/ {{ alias {work}/static/; }}
+            location / {{
+                proxy_pass http://meteorpi;
+                proxy_http_version 1.1;
+                proxy_set_header Connection "";
+            }}
+            location /_meteorpi_content/ {{
+                internal;
+                alias {store}/;
+                etag off;
+                add_header ETag $upstream_http_etag;
+                add_header Content-Security-Policy $upstream_http_content_security_policy;
+                add_header X-Content-Type-Options $upstream_http_x_content_type_options;
+            }}
+        }}
+    }}
+''')
+
+
+def _nginx(work: Path, port: int, app_port: int, store: Path) -> list[str]:
+    """The command line of an nginx (in the foreground) serving ``work``/static and proxying
+    to the MeteorPi server on ``app_port``, with the content-offload location."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (work / "nginx" / name).mkdir(parents=True, exist_ok=True)
+    config = work / "nginx" / "nginx.conf"
+    config.write_text(NGINX_CONFIG.format(user="user root;" if os.geteuid() == 0 else "", work=work,
+                                          port=port, app_port=app_port, store=store))
+    return [nginx, "-e", "stderr", "-p", str(work / "nginx"), "-c", str(config)]
+
+
+def run(seconds: float = 3, backend: str = "sqlite", events: int = 300, page: int = 50,
+        file_kb: int = 50, rounds: int = 2) -> list[dict]:
+    """Every case, each interleaved with its reference; rows of {case, server, figure, unit,
+    reference, ratio, note}."""
+    from benchmarks._sql_floor import page_sql
+
     work = Path(tempfile.mkdtemp(prefix="mpi-http-bench-"))
     db_url, pg_name = _database_url(backend, work)
     rows: list[dict] = []
     try:
         store = work / "files"
-        file_id, static_file = populate(db_url, store, work, events, file_mb)
+        file_id, static_file = populate(db_url, store, work, events, file_kb)
         search = quote_plus(quote_plus(json.dumps({"limit": page}, separators=(",", ":"))))
-        meteorpi_port, minimal_port, static_port = _free_port(), _free_port(), _free_port()
-        meteorpi = f"http://127.0.0.1:{meteorpi_port}"
-        minimal = f"http://127.0.0.1:{minimal_port}"
-        document = requests.Session()
-        env = {"MPI_DB": db_url, "MPI_FILE_STORE": str(store), "MPI_INSTALLATION_ID": INSTALLATION_ID,
-               "MPI_LOG_LEVEL": "WARNING"}
-        with _serve([sys.executable, "-m", "gunicorn", *GUNICORN, "--bind", f"127.0.0.1:{meteorpi_port}",
-                     "meteorpi_server.wsgi:create_app()"], env, f"{meteorpi}/health") as server:
-            body = document.get(f"{meteorpi}/events/{search}", timeout=60).content
-            (work / "document.json").write_bytes(body)
-            (work / "minimal_app.py").write_text(MINIMAL_APP)
-            search_figures = measure(f"{meteorpi}/events/{search}", seconds, processes, threads)
-            download_figures = measure(f"{meteorpi}/files/content/{file_id}", seconds, processes, threads,
-                                       stream=True)
-            peak_rss_mb = tree_peak_rss_mb(server.pid)
-        with _serve([sys.executable, "-m", "gunicorn", *GUNICORN, "--bind", f"127.0.0.1:{minimal_port}",
-                     "minimal_app:app"],
-                    {"BENCH_DOCUMENT": str(work / "document.json"), "BENCH_FILE": str(static_file)},
-                    f"{minimal}/document", cwd=str(work)):
-            minimal_search = measure(f"{minimal}/document", seconds, processes, threads)
-            minimal_download = measure(f"{minimal}/file", seconds, processes, threads, stream=True)
-        with _serve([sys.executable, "-m", "http.server", str(static_port), "--bind", "127.0.0.1",
-                     "--directory", str(static_file.parent)], {}, f"http://127.0.0.1:{static_port}/big.bin"):
-            static_download = measure(f"http://127.0.0.1:{static_port}/big.bin", seconds, processes,
-                                      threads, stream=True)
-        size_note = f"{len(body):,} B document, {page} events"
-        rows.append(_row("search", "MeteorPi /events", search_figures["requests_per_s"], "req/s",
-                         minimal_search["requests_per_s"], f"vs minimal Flask, {size_note}"))
-        rows.append(_row("search", "minimal Flask, same document", minimal_search["requests_per_s"],
-                         "req/s", None, size_note))
-        rows.append(_row("download", "MeteorPi /files/content", download_figures["mb_per_s"], "MB/s",
-                         minimal_download["mb_per_s"], f"vs Flask send_file, {file_mb} MiB file"))
-        rows.append(_row("download", "minimal Flask send_file", minimal_download["mb_per_s"], "MB/s",
-                         static_download["mb_per_s"], "vs python -m http.server"))
-        rows.append(_row("download", "python -m http.server", static_download["mb_per_s"], "MB/s",
-                         None, ""))
-        rows.append(_row("download", "MeteorPi vs http.server", download_figures["mb_per_s"], "MB/s",
-                         static_download["mb_per_s"], "ratio against the static server"))
-        rows.append(_row("memory", "MeteorPi gunicorn master + 2 workers", peak_rss_mb, "MB", None,
-                         "summed peak RSS after the search and download runs"))
+        ports = {name: _free_port() for name in ("uncached", "cached", "minimal", "nginx")}
+        url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        base_env = {"MPI_DB": db_url, "MPI_FILE_STORE": str(store), "MPI_INSTALLATION_ID": INSTALLATION_ID,
+                    "MPI_LOG_LEVEL": "WARNING"}
+        gunicorn = [sys.executable, "-m", "gunicorn", *GUNICORN, "--bind"]
+        target = "meteorpi_server.wsgi:create_app()"
+        (work / "sql.txt").write_text(page_sql(backend, page))
+        (work / "minimal_app.py").write_text(MINIMAL_APP)
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(_serve(
+                [*gunicorn, f"127.0.0.1:{ports['uncached']}", target],
+                {**base_env, "MPI_SEARCH_CACHE_BYTES": "0", "MPI_CONTENT_OFFLOAD": "x-accel-redirect"},
+                f"{url['uncached']}/health"))
+            cached = stack.enter_context(_serve([*gunicorn, f"127.0.0.1:{ports['cached']}", target], base_env,
+                                                f"{url['cached']}/health"))
+            body = requests.get(f"{url['uncached']}/events/{search}", timeout=60).content
+            (work / "static" / "document.json").write_bytes(body)
+            stack.enter_context(_serve(
+                [*gunicorn, f"127.0.0.1:{ports['minimal']}", "minimal_app:app"],
+                {"BENCH_DOCUMENT": str(work / "static" / "document.json"), "BENCH_FILE": str(static_file),
+                 "BENCH_DB": db_url, "BENCH_SQL": str(work / "sql.txt")},
+                f"{url['minimal']}/document", cwd=str(work)))
+            stack.enter_context(_serve(_nginx(work, ports["nginx"], ports["uncached"], store), {},
+                                       f"{url['nginx']}/static/document.json"))
+            etag = requests.get(f"{url['cached']}/events/{search}", timeout=60).headers["ETag"]
+            note = f"{len(body):,} B, {page} events"
+            none: dict[str, str] = {}
+            cases = [
+                ("wrk saturation", "nginx static, same document", (f"{url['nginx']}/static/document.json", none),
+                 "minimal Flask, same document", (f"{url['minimal']}/document", none), "req/s",
+                 "wrk gets far more from nginx than from any Python server: it is not the bottleneck"),
+                ("search", "MeteorPi /events (no cache)", (f"{url['uncached']}/events/{search}", none),
+                 "minimal Flask, same document", (f"{url['minimal']}/document", none), "req/s", note),
+                ("search", "MeteorPi /events (no cache)", (f"{url['uncached']}/events/{search}", none),
+                 "one SQL statement building the JSON", (f"{url['minimal']}/sqljson", none), "req/s", note),
+                ("search", "MeteorPi /events, repeated (cache)", (f"{url['cached']}/events/{search}", none),
+                 "minimal Flask, same document", (f"{url['minimal']}/document", none), "req/s", note),
+                ("search", "MeteorPi /events, If-None-Match (304)",
+                 (f"{url['cached']}/events/{search}", {"If-None-Match": etag}),
+                 "minimal Flask, same document", (f"{url['minimal']}/document", none), "req/s", note),
+                ("download", "MeteorPi via nginx, x-accel-redirect",
+                 (f"{url['nginx']}/files/content/{file_id}", none),
+                 "nginx static", (f"{url['nginx']}/static/{static_file.name}", none), "req/s", f"{file_kb} KB"),
+                ("download", "MeteorPi /files/content (app sends)", (f"{url['cached']}/files/content/{file_id}", none),
+                 "minimal Flask send_file", (f"{url['minimal']}/file", none), "req/s", f"{file_kb} KB"),
+            ]
+            for case, server, subject, reference_name, reference, unit, case_note in cases:
+                ours, theirs = _wrk.interleaved(subject, reference, seconds, rounds)
+                rows.append(_row(case, f"{server} vs {reference_name}", ours["requests_per_s"], unit,
+                                 theirs["requests_per_s"], case_note))
+            rows.append(_row("memory", "MeteorPi gunicorn master + 2 workers", tree_peak_rss_mb(cached.pid),
+                             "MB", None, "summed peak RSS after the runs"))
     finally:
         _drop_database(pg_name)
         shutil.rmtree(work, ignore_errors=True)
@@ -274,24 +302,22 @@ def _row(case: str, server: str, figure: float, unit: str, reference: float | No
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.http_search", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=5, help="duration of each measurement")
+    parser.add_argument("--seconds", type=float, default=3, help="duration of each wrk run")
+    parser.add_argument("--rounds", type=int, default=2, help="A/B rounds per case (medians)")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--events", type=int, default=300, help="events in the database")
     parser.add_argument("--page", type=int, default=50, help="events per search page")
-    parser.add_argument("--file-mb", type=int, default=64, help="size of the downloaded file")
-    parser.add_argument("--processes", type=int, default=2, help="client processes")
-    parser.add_argument("--threads", type=int, default=4, help="client threads per process")
+    parser.add_argument("--file-kb", type=int, default=50, help="size of the downloaded file")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
-    rows = run(args.seconds, args.backend, args.events, args.page, args.file_mb, args.processes,
-               args.threads)
-    print(f"HTTP benchmark: gunicorn {' '.join(GUNICORN[:4])}, backend {args.backend}, "
-          f"{args.processes}x{args.threads} clients, {args.seconds:g} s each, {os.cpu_count()} CPUs")
-    print(f"{'case':<9} {'server':<30} {'figure':>10} {'unit':<6} {'reference':>10} {'ratio':>6}  note")
+    rows = run(args.seconds, args.backend, args.events, args.page, args.file_kb, args.rounds)
+    print(f"HTTP benchmark: gunicorn {' '.join(GUNICORN[:4])}, backend {args.backend}, wrk "
+          f"-t{_wrk.THREADS} -c{_wrk.CONNECTIONS}, {args.rounds} x {args.seconds:g} s interleaved, "
+          f"{os.cpu_count()} CPUs")
     for row in rows:
         reference = "" if row["reference"] is None else f"{row['reference']:,.1f}"
         ratio = "" if row["ratio"] is None else f"{row['ratio']:.2f}"
-        print(f"{row['case']:<9} {row['server']:<30} {row['figure']:>10,.1f} {row['unit']:<6} "
+        print(f"{row['case']:<14} {row['server']:<75} {row['figure']:>10,.1f} {row['unit']:<6} "
               f"{reference:>10} {ratio:>6}  {row['note']}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

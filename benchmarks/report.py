@@ -1,6 +1,8 @@
-"""Render benchmark JSON files as the Markdown tables in docs/benchmarks.md.
+"""Render benchmark JSON files as docs/benchmark-results.md, the one place figures are written
+(every other document links to it).
 
-    python -m benchmarks.report benchmarks/results/full.json [more.json …] > docs/benchmarks.md
+    python -m benchmarks.report benchmarks/results/small.json [more.json …]
+    python -m benchmarks.report --stdout benchmarks/results/small.json
 """
 
 from __future__ import annotations
@@ -40,12 +42,22 @@ def render(documents: list[dict]) -> str:
     return "\n".join(lines)
 
 
+RESULTS_FILE = Path(__file__).parent.parent / "docs" / "benchmark-results.md"
+
+
 def main(argv: list[str] | None = None) -> int:
-    paths = [Path(argument) for argument in (argv if argv is not None else sys.argv[1:])]
+    arguments = list(argv if argv is not None else sys.argv[1:])
+    to_stdout = "--stdout" in arguments
+    paths = [Path(argument) for argument in arguments if argument != "--stdout"]
     if not paths:
         print(__doc__, file=sys.stderr)
         return 2
-    print(render([json.loads(path.read_text()) for path in paths]))
+    text = render([json.loads(path.read_text()) for path in paths])
+    if to_stdout:
+        print(text)
+    else:
+        RESULTS_FILE.write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {RESULTS_FILE}")
     return 0
 
 

@@ -1,7 +1,10 @@
 """Search latency: ``search_events`` / ``search_files`` beside the same query written by hand.
 
 The hand-written floor runs the same work a caller needs for one page, with plain SQL and no
-model objects: the count, the page of rows, and the page's files and metadata.
+model objects: the count, the page of rows, and the page's files and metadata. Each case is
+measured twice: through the Python API (model objects) and through the read path the HTTP API
+uses (``search_events_wire``: the page's JSON bytes, without model objects). The deep page is
+also read by cursor (the position of the row before it), as HTTP clients page.
 """
 
 from __future__ import annotations
@@ -75,6 +78,12 @@ def _deep_page(rng, data):
     return model.EventSearch(limit=PAGE, skip=skip), "", {"skip": skip}
 
 
+def _deep_page_by_cursor(rng, data):
+    skip = data.events // 2 + rng.randrange(PAGE)
+    where = "(e.eventtime < :time OR (e.eventtime = :time AND e.internalid < :internal))"
+    return model.EventSearch(limit=PAGE), where, {"skip": skip, "cursor_at": skip}
+
+
 def _files_one_night(rng, data):
     camera = rng.choice(data.cameras).camera_id
     after, before = _night(rng, data)
@@ -93,6 +102,7 @@ CASES = [
     Case("events: 5x5 degree lat/long box", "event", _lat_long_box),
     Case("events: 02:00-04:00 any night, one camera", "event", _time_of_night),
     Case("events: deep page (skip = half the table)", "event", _deep_page),
+    Case("events: deep page by cursor (half the table)", "event", _deep_page_by_cursor),
     Case("files: one night, one camera, meteor images", "file", _files_one_night),
 ]
 
@@ -106,8 +116,10 @@ def hand_written_page(connection, entity: str, where: str, params: dict) -> tupl
     alias, table, time_column = ("e", "t_event", "eventtime") if entity == "event" else ("f", "t_file", "filetime")
     condition = f" AND {where}" if where else ""
     base = f"FROM {table} {alias} JOIN t_camerastatus s ON {alias}.statusid = s.internalid WHERE 1=1{condition}"
-    skip = params.get("skip", 0)
-    count = connection.execute(text(f"SELECT COUNT(*) {base}"), params).scalar()
+    keyset = "internal" in params  # the page after a position; the count is of everything
+    skip = 0 if keyset else params.get("skip", 0)
+    counted = base.replace(condition, "") if keyset else base
+    count = connection.execute(text(f"SELECT COUNT(*) {counted}"), params if not keyset else {}).scalar()
     rows = connection.execute(
         text(f"SELECT {alias}.* , s.statusid AS status_uuid {base} "
              f"ORDER BY {alias}.{time_column} DESC, {alias}.internalid DESC LIMIT {PAGE} OFFSET {skip}"),
@@ -136,25 +148,47 @@ def _metas(connection, table: str, owner: str, ids: list[int]) -> list:
             bindparam("ids", expanding=True)), {"ids": ids}).all()
 
 
+def _with_cursor(db, search, params: dict) -> tuple[object, str | None, dict]:
+    """For the cursor case: the position of the row before the page (found once, untimed)."""
+    if "cursor_at" not in params:
+        return search, None, params
+    with db.engine.connect() as connection:
+        time_ms, internal = connection.execute(text(
+            "SELECT eventtime, internalid FROM t_event ORDER BY eventtime DESC, internalid DESC "
+            f"LIMIT 1 OFFSET {params['cursor_at'] - 1}")).one()
+    return search, f"{time_ms}.{internal}", {"time": time_ms, "internal": internal}
+
+
 def run(db, data: Generated, backend: str, repeats: int) -> list[Result]:
-    """p50/p99 of every case, ours beside the hand-written floor, same parameters for both."""
+    """p50/p99 of every case, ours (model objects, then the wire path) beside the hand-written
+    floor, same parameters for all, measured interleaved call by call."""
     results = []
     for case in CASES:
         rng = random.Random(7)
-        inputs = [case.make(rng, data) for _ in range(repeats)]
-        search_method = db.search_events if case.entity == "event" else db.search_files
-        ours_iter = iter(inputs)
-        ours = time_calls(lambda: search_method(next(ours_iter)[0]), repeats)
-        floor_iter = iter(inputs)
+        inputs = []
+        for _ in range(repeats):
+            search, where, params = case.make(rng, data)
+            search, cursor, params = _with_cursor(db, search, params)
+            inputs.append((search, cursor, where, params))
+        objects = db.search_events if case.entity == "event" else db.search_files
+        wire = db.search_events_wire if case.entity == "event" else db.search_files_wire
+        ours, ours_wire, reference = [], [], []
+        for search, cursor, where, params in inputs:
+            if cursor is None:
+                ours += time_calls(lambda: objects(search), 1)
+            ours_wire += time_calls(lambda: wire(search, cursor), 1)
 
-        def floor():
-            _search, where, params = next(floor_iter)
-            with db.engine.connect() as connection:
-                hand_written_page(connection, case.entity, where, params)
+            def floor():
+                with db.engine.connect() as connection:
+                    hand_written_page(connection, case.entity, where, params)
 
-        reference = time_calls(floor, repeats)
-        ours_summary, floor_summary = summarise(ours), summarise(reference)
-        for quantile in ("p50", "p99"):
-            results.append(Result("search", f"{case.name} [{quantile}]", backend,
-                                  ours_summary[quantile], floor_summary[quantile], "ms"))
+            reference += time_calls(floor, 1)
+        floor_summary = summarise(reference)
+        for label, samples in (("", ours), (", wire", ours_wire)):
+            if not samples:
+                continue
+            summary = summarise(samples)
+            for quantile in ("p50", "p99"):
+                results.append(Result("search", f"{case.name}{label} [{quantile}]", backend,
+                                      summary[quantile], floor_summary[quantile], "ms"))
     return results

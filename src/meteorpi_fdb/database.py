@@ -20,7 +20,7 @@ from typing import Iterator
 
 from sqlalchemy import Connection, Engine, delete
 
-from meteorpi_fdb import migrate, schema
+from meteorpi_fdb import _changes, migrate, schema
 from meteorpi_fdb._batch import BatchMixin
 from meteorpi_fdb._export import ExportMixin
 from meteorpi_fdb._export_batches import ExportBatchMixin
@@ -33,6 +33,7 @@ from meteorpi_fdb._replication_digest import ReplicationDigestMixin
 from meteorpi_fdb._status import StatusMixin
 from meteorpi_fdb._store_check import StoreCheckMixin
 from meteorpi_fdb._users import UsersMixin
+from meteorpi_fdb._wire import WireMixin
 from meteorpi_fdb.engine import create_engine_for
 from meteorpi_fdb.file_store import FileStore
 from meteorpi_fdb.generators import MeteorDatabaseGenerators
@@ -50,7 +51,7 @@ def default_installation_id() -> str:
 
 class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, UsersMixin, ExportMixin,
                      ExportBatchMixin, ExportSettingsMixin, ImportBatchMixin, ReplicationDigestMixin,
-                     GrantsMixin, PendingUploadsMixin):
+                     GrantsMixin, PendingUploadsMixin, WireMixin):
     """A single MeteorPi relational database and file store.
 
     :ivar db_path: the database location as given
@@ -93,10 +94,31 @@ class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, Use
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A connection in a write transaction, committed on success, rolled back on error."""
+        """A connection in a write transaction, committed on success, rolled back on error.
+
+        Every write transaction advances the change counter (see ``_changes``).
+        """
         with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as connection:
             with connection.begin():
                 yield connection
+                _changes.bump_in_transaction(connection)
+            _changes.bump_after_commit(connection)
+
+    def change_stamp(self) -> str:
+        """A stamp that changes whenever any process commits a write (see ``_changes``)."""
+        with self.single_statement() as connection:
+            return _changes.read_stamp(connection)
+
+    @contextmanager
+    def single_statement(self) -> Iterator[Connection]:
+        """A connection for reads that are each one statement (a statement is its own snapshot):
+        on PostgreSQL in autocommit, which saves the BEGIN and COMMIT round trips."""
+        if self.backend != "postgresql":
+            with self.connection() as connection:
+                yield connection
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            yield connection
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
@@ -113,7 +135,8 @@ class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, Use
         """Delete every row and every stored file; the schema stays."""
         with self.transaction() as connection:
             for table in reversed(schema.ALL_TABLES):
-                connection.execute(delete(table))
+                if table is not schema.t_changecounter:  # the counter only ever advances
+                    connection.execute(delete(table))
         self.file_store.clear()
         self.generators.cache_clear_all()
 

@@ -134,6 +134,7 @@ t_event = Table(
     Index(None, "cameraid", "eventtime"),
     Index(None, "eventtype", "eventtime"),
     Index(None, "eventoffset"),
+    Index(None, "cameraid", "eventoffset"),  # revision 0008: time-of-night counts per camera
     Index(None, "statusid"),
 )
 
@@ -148,9 +149,10 @@ t_eventmeta = Table(
     Column("floatvalue", Double),
     Column("datevalue", BigInteger),
     Index(None, "eventid", "metaindex"),
-    Index(None, "metakey", "stringvalue"),
-    Index(None, "metakey", "floatvalue"),
-    Index(None, "metakey", "datevalue"),
+    # Covering (revision 0008): a metadata constraint is answered from the index alone.
+    Index("ix_eventmeta_key_string_event", "metakey", "stringvalue", "eventid"),
+    Index("ix_eventmeta_key_float_event", "metakey", "floatvalue", "eventid"),
+    Index("ix_eventmeta_key_date_event", "metakey", "datevalue", "eventid"),
 )
 
 t_file = Table(
@@ -172,6 +174,7 @@ t_file = Table(
     Index(None, "semantictype", "filetime"),
     Index(None, "mimetype", "filetime"),
     Index(None, "fileoffset"),
+    Index(None, "cameraid", "fileoffset"),  # revision 0008: time-of-night counts per camera
     Index(None, "statusid"),
 )
 
@@ -186,9 +189,10 @@ t_filemeta = Table(
     Column("floatvalue", Double),
     Column("datevalue", BigInteger),
     Index(None, "fileid", "metaindex"),
-    Index(None, "metakey", "stringvalue"),
-    Index(None, "metakey", "floatvalue"),
-    Index(None, "metakey", "datevalue"),
+    # Covering (revision 0008): a metadata constraint is answered from the index alone.
+    Index("ix_filemeta_key_string_file", "metakey", "stringvalue", "fileid"),
+    Index("ix_filemeta_key_float_file", "metakey", "floatvalue", "fileid"),
+    Index("ix_filemeta_key_date_file", "metakey", "datevalue", "fileid"),
 )
 
 t_event_to_file = Table(
@@ -286,6 +290,17 @@ t_pendingupload = Table(
     Column("filesize", BigInteger, nullable=False),
     Index(None, "importuser"),
     Index(None, "uploadtime"),
+)
+
+#: One row: a counter every write transaction bumps (revision 0008), so that a cached search
+#: result is known stale whichever process or host wrote. ``epoch`` is random per database, so
+#: counters of two databases (or of one recreated) never look alike. See ``_changes``.
+t_changecounter = Table(
+    "t_changecounter",
+    metadata,
+    Column("internalid", Integer, primary_key=True, autoincrement=False),
+    Column("counter", BigInteger, nullable=False),
+    Column("epoch", String(ID_LENGTH), nullable=False),
 )
 
 t_eventexport = _export_queue("t_eventexport", "eventid", "t_event")

@@ -63,7 +63,12 @@ CONFIG_RESPONSE = _ok("The configuration (without its password)",
                       obj({"config": ref("ExportConfiguration")}, ("config",)))
 OKAY = _ok("Done", ref("Message"))
 SEARCH_NOTE = ("The search's dict as compact JSON, URL-encoded twice (the 2015 client's "
-               "quote_plus(quote_plus(json))); once-encoded is accepted too.")
+               "quote_plus(quote_plus(json))); once-encoded is accepted too. It may also hold "
+               "the 'cursor' of a previous page of the same search, for the page after it.")
+CURSOR = {"type": "string", "pattern": r"^-?\d+\.\d+$",
+          "description": "Present on a full page: send it as the search's 'cursor' for the next page"}
+SEARCH_NOT_MODIFIED = {"description": "Not modified: If-None-Match matched the ETag, and nothing "
+                       "was written to the database since"}
 CONTENT = {
     "200": {"description": "The whole content", "content": {"*/*": {"schema": {
         "type": "string", "format": "binary"}}}},
@@ -101,12 +106,14 @@ QUERY_PATHS: dict[str, Any] = {
     "/events/{search}": {"get": _op("searchEvents", "query", "Search events, newest first", {
         "200": _ok("A page of events and the size of the whole result",
                    obj({"events": {"type": "array", "items": ref("Event")},
-                        "count": {"type": "integer", "minimum": 0}}, ("events", "count")))},
+                        "count": {"type": "integer", "minimum": 0}, "cursor": CURSOR}, ("events", "count"))),
+        "304": SEARCH_NOT_MODIFIED},
         [_search_param("EventSearch")])},
     "/files/{search}": {"get": _op("searchFiles", "query", "Search files, newest first", {
         "200": _ok("A page of files and the size of the whole result",
                    obj({"files": {"type": "array", "items": ref("FileRecord")},
-                        "count": {"type": "integer", "minimum": 0}}, ("files", "count")))},
+                        "count": {"type": "integer", "minimum": 0}, "cursor": CURSOR}, ("files", "count"))),
+        "304": SEARCH_NOT_MODIFIED},
         [_search_param("FileRecordSearch")])},
     "/files/content/{file_id}": {"get": _op(
         "getFileContent", "query", "A file's content (single byte ranges, ETag, conditional GET)",

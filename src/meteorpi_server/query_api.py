@@ -18,8 +18,10 @@ from werkzeug.utils import send_file
 
 from meteorpi_model import EventSearch, FileRecordSearch, milliseconds_to_utc_datetime
 from meteorpi_server.app import MeteorApp, parse_json_object
+from meteorpi_server.content_offload import offloaded
 from meteorpi_server.errors import BadRequest
 from meteorpi_server.routing import blueprint, camera_id_param, int_param, uuid_param
+from meteorpi_server.search_cache import ResultCache, pop_cursor, search_answer
 
 
 _SUFFIX_RANGE = re.compile(r"\s*bytes\s*=\s*-\s*(\d{1,30})\s*", re.IGNORECASE)
@@ -74,6 +76,7 @@ def _range_environ(size: int) -> dict[str, Any]:
 def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
     """Add the search and retrieval routes (SPEC section 7) to ``meteor_app`` under ``url_path``."""
     db = meteor_app.db
+    cache = ResultCache(meteor_app.settings["MPI_SEARCH_CACHE_BYTES"])
     meteor_app.app.url_map.converters["anything"] = AnythingConverter
     bp = blueprint("query", url_path)
 
@@ -98,15 +101,21 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
 
     @bp.get("/events/<anything:search>")
     def search_events(search: str) -> Response:
-        result = db.search_events(capped(EventSearch.from_dict(decode_search(search))))
-        return jsonify({"events": [event.as_dict() for event in result["events"]],
-                        "count": result["count"]})
+        def build() -> bytes:
+            search_dict = decode_search(search)
+            cursor = pop_cursor(search_dict)
+            return db.search_events_wire(capped(EventSearch.from_dict(search_dict)), cursor)
+
+        return search_answer(db, cache, "events", search, build)
 
     @bp.get("/files/<anything:search>")
     def search_files(search: str) -> Response:
-        result = db.search_files(capped(FileRecordSearch.from_dict(decode_search(search))))
-        return jsonify({"files": [record.as_dict() for record in result["files"]],
-                        "count": result["count"]})
+        def build() -> bytes:
+            search_dict = decode_search(search)
+            cursor = pop_cursor(search_dict)
+            return db.search_files_wire(capped(FileRecordSearch.from_dict(search_dict)), cursor)
+
+        return search_answer(db, cache, "files", search, build)
 
     @bp.get("/files/content/<file_id>")
     @bp.get("/files/content/<file_id>/<anything:file_name>")
@@ -114,12 +123,19 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
         record = db.get_file(uuid_param(file_id, "file_id"))
         if record is None:
             return meteor_app.not_found(file_id, "No such file")
+        offload = current_app.config["MPI_CONTENT_OFFLOAD"]
         try:
             path = db.file_path_for_id(record.file_id)
-            response = send_file(path, _range_environ(os.stat(path).st_size),
-                                 mimetype=record.mime_type, download_name=record.file_name,
-                                 conditional=True, etag=record.md5 or False,
-                                 response_class=current_app.response_class)
+            if offload:
+                if not os.path.isfile(path):
+                    raise FileNotFoundError(path)
+                response = offloaded(offload, current_app.config["MPI_CONTENT_OFFLOAD_PREFIX"], path,
+                                     db.file_store_path, record.mime_type, record.md5, record.file_name)
+            else:
+                response = send_file(path, _range_environ(os.stat(path).st_size),
+                                     mimetype=record.mime_type, download_name=record.file_name,
+                                     conditional=True, etag=record.md5 or False,
+                                     response_class=current_app.response_class)
         except FileNotFoundError:
             return meteor_app.not_found(file_id, "No content for this file")
         if record.file_name is None:

@@ -20,6 +20,7 @@ from tornado.netutil import bind_sockets
 from meteorpi_server.app import MeteorApp
 from meteorpi_server.http_limits import HEAD_READ_LIMIT, JsonErrorHTTPServer
 from meteorpi_server.routing import optional_importer_api
+from meteorpi_server.startup import freeze_startup_objects
 from meteorpi_server.tornado_wsgi import StreamingWSGIContainer
 
 logger = logging.getLogger("meteorpi.server")
@@ -148,6 +149,7 @@ class MeteorServer:
 
         async def serve() -> None:
             await self._listen()
+            freeze_startup_objects()
             logger.info("Serving on %s", self.base_url())
             try:
                 await asyncio.Event().wait()
@@ -168,6 +170,7 @@ class MeteorServer:
         thread.start()
         thread.wait_ready()
         thread.call(self._listen)
+        freeze_startup_objects()
         stopped = threading.Event()
 
         def stop() -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
 ROUTE_SETS = ("query", "admin", "import", "browse")
+CONTENT_OFFLOAD_MODES = ("", "x-accel-redirect", "x-sendfile")
 
 
 class Setting(NamedTuple):
@@ -69,6 +70,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MPI_UPLOAD_QUOTA_BYTES", 4 << 30, "Bytes of uploaded content awaiting its record "
             "that one import user may have at once; an upload beyond it is answered 429 (413 "
             "if it alone is larger)."),
+    Setting("MPI_SEARCH_CACHE_BYTES", 32 << 20, "Bytes of recent search answers one process keeps, "
+            "keyed by search and the database's change counter (0 = none)."),
+    Setting("MPI_CONTENT_OFFLOAD", "", "Let the web server in front send file content: "
+            "'x-accel-redirect' (nginx) or 'x-sendfile' (Apache, lighttpd); empty = the app sends it."),
+    Setting("MPI_CONTENT_OFFLOAD_PREFIX", "/_meteorpi_content/", "With x-accel-redirect: the URI "
+            "prefix of nginx's internal location whose alias is MPI_FILE_STORE."),
     Setting("MPI_LOG_LEVEL", "INFO", "Level of the 'meteorpi' loggers (DEBUG, INFO, WARNING, ...)."),
 )
 
@@ -120,6 +127,9 @@ def _check(values: dict[str, Any]) -> dict[str, Any]:
                          f"expected any of {', '.join(ROUTE_SETS)}")
     if values["MPI_MAX_PAGE_SIZE"] < 1:
         raise ValueError("MPI_MAX_PAGE_SIZE must be at least 1")
+    if values["MPI_CONTENT_OFFLOAD"] not in CONTENT_OFFLOAD_MODES:
+        raise ValueError("MPI_CONTENT_OFFLOAD must be empty, 'x-accel-redirect' or 'x-sendfile', "
+                         f"got {values['MPI_CONTENT_OFFLOAD']!r}")
     return values
 
 

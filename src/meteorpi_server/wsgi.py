@@ -21,6 +21,7 @@ from meteorpi_server import admin_api, browse, query_api, service_api
 from meteorpi_server.app import MeteorApp
 from meteorpi_server.routing import optional_importer_api
 from meteorpi_server.settings import SETTINGS, Setting, load_settings, route_sets
+from meteorpi_server.startup import freeze_startup_objects
 
 __all__ = ["SETTINGS", "Setting", "create_app", "create_meteor_app"]
 
@@ -80,8 +81,13 @@ def create_meteor_app(config: Mapping[str, Any] | str | os.PathLike | None = Non
 
 
 def create_app(config: Mapping[str, Any] | str | os.PathLike | None = None) -> Flask:
-    """The WSGI application (a Flask app); its MeteorApp is ``app.extensions["meteorpi"]``."""
-    return create_meteor_app(config).app
+    """The WSGI application (a Flask app); its MeteorApp is ``app.extensions["meteorpi"]``.
+
+    Called in each gunicorn worker (no ``--preload``), so the start-up objects it leaves are
+    frozen out of garbage collection there (see ``startup``)."""
+    app = create_meteor_app(config).app
+    freeze_startup_objects()
+    return app
 
 
 _app: Flask | None = None

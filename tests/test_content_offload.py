@@ -1,0 +1,152 @@
+"""MPI_CONTENT_OFFLOAD: the app checks and sets headers, the web server sends the bytes.
+
+``x-accel-redirect`` is tested behind a real nginx (Debian's package, installed by
+scripts/services), started by the test on a free loopback port with a configuration written
+into the test's directory, and stopped afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from meteorpi_server.settings import resolve
+from tests.conftest import INSTALLATION_ID
+from tests.helpers import make_file, make_status, utc
+from tests.server_helpers import (Client, cheap_password_hashing, free_port,  # noqa: F401
+                                  make_server, stop_process, wait_for)
+
+CONTENT = os.urandom(50_000) + b"tail"
+PREFIX = "/_meteorpi_content/"  # the setting's default, as in the documented example
+
+
+def documented_server_block() -> str:
+    """The nginx example of docs/http-api.md (so the documented configuration is the tested one)."""
+    text = (Path(__file__).parent.parent / "docs" / "http-api.md").read_text(encoding="utf-8")
+    match = re.search(r"```nginx\n(.*?)```", text, re.DOTALL)
+    assert match, "docs/http-api.md lost its nginx example"
+    return match.group(1)
+
+
+def nginx_config(directory: Path, port: int, app_port: int, store: str) -> Path:
+    """A complete nginx configuration: everything under ``directory``, proxying to the app, and
+    the internal location the app's X-Accel-Redirect answers point into."""
+    for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (directory / name).mkdir(parents=True, exist_ok=True)
+    user = "user root;" if os.geteuid() == 0 else ""  # workers must read the test's files
+    server_block = documented_server_block().replace("listen 80;", f"listen 127.0.0.1:{port};")
+    server_block = server_block.replace("127.0.0.1:8080", f"127.0.0.1:{app_port}")
+    server_block = server_block.replace("/srv/meteorpi/files/", f"{store}/")
+    config = directory / "nginx.conf"
+    config.write_text(textwrap.dedent(f"""
+        {user}
+        daemon off;
+        worker_processes 1;
+        pid {directory}/nginx.pid;
+        error_log stderr warn;
+        events {{ worker_connections 64; }}
+        http {{
+            access_log off;
+            client_body_temp_path {directory}/client_body;
+            proxy_temp_path {directory}/proxy;
+            fastcgi_temp_path {directory}/fastcgi;
+            uwsgi_temp_path {directory}/uwsgi;
+            scgi_temp_path {directory}/scgi;
+            {server_block}
+        }}
+    """))
+    return config
+
+
+@pytest.fixture
+def behind_nginx(make_server, tmp_path: Path) -> Iterator[tuple[object, Client]]:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    assert os.path.exists(nginx), "nginx is missing: run scripts/services (installs Debian's nginx)"
+    meteor_server = make_server(settings={"MPI_CONTENT_OFFLOAD": "x-accel-redirect",
+                                          "MPI_CONTENT_OFFLOAD_PREFIX": PREFIX})
+    port = free_port()
+    config = nginx_config(tmp_path / "nginx", port, meteor_server.port, meteor_server.db.file_store_path)
+    process = subprocess.Popen([nginx, "-e", "stderr", "-p", str(tmp_path / "nginx"), "-c", str(config)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/cameras", process=process)
+        http = Client(f"http://127.0.0.1:{port}")
+        yield meteor_server, http
+        http.close()
+    finally:
+        stop_process(process)
+
+
+def stored(db, tmp_path: Path, file_name: str | None = "caf\u00e9 photo.png"):
+    make_status(db, INSTALLATION_ID, utc(2015, 1, 1))
+    return make_file(db, tmp_path / "incoming", utc(2015, 1, 2), content=CONTENT, mime_type="image/png",
+                     file_name=file_name)
+
+
+def test_nginx_sends_the_bytes_with_the_apps_headers(behind_nginx, tmp_path: Path) -> None:
+    meteor_server, http = behind_nginx
+    record = stored(meteor_server.db, tmp_path)
+    response = http.get(f"/files/content/{record.file_id.hex}")
+    assert response.status_code == 200
+    assert response.content == CONTENT
+    assert response.headers["Content-Type"] == "image/png"
+    assert response.headers["ETag"] == f'"{hashlib.md5(CONTENT).hexdigest()}"'
+    assert response.headers["Content-Disposition"] == \
+        "inline; filename=\"cafe photo.png\"; filename*=UTF-8''caf%C3%A9%20photo.png"
+    assert response.headers["Content-Security-Policy"] == "sandbox"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "X-Accel-Redirect" not in response.headers
+    named = http.get(f"/files/content/{record.file_id.hex}/anything.png")
+    assert named.content == CONTENT
+
+
+def test_ranges_and_conditional_requests_behind_nginx(behind_nginx, tmp_path: Path) -> None:
+    meteor_server, http = behind_nginx
+    record = stored(meteor_server.db, tmp_path, file_name=None)
+    path = f"/files/content/{record.file_id.hex}"
+    part = http.get(path, headers={"Range": "bytes=10-19"})
+    assert part.status_code == 206 and part.content == CONTENT[10:20]
+    assert part.headers["Content-Range"] == f"bytes 10-19/{len(CONTENT)}"
+    assert "Content-Disposition" not in http.get(path).headers
+    etag = f'"{record.md5}"'
+    not_modified = http.get(path, headers={"If-None-Match": etag})
+    assert not_modified.status_code == 304 and not_modified.content == b""
+    assert http.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
+
+
+def test_missing_content_and_the_internal_location_are_not_served(behind_nginx, tmp_path: Path) -> None:
+    meteor_server, http = behind_nginx
+    record = stored(meteor_server.db, tmp_path)
+    assert http.get(f"{PREFIX}{record.file_id.hex}").status_code == 404  # internal only
+    os.remove(meteor_server.db.file_path_for_id(record.file_id))
+    missing = http.get(f"/files/content/{record.file_id.hex}")
+    assert missing.status_code == 404 and missing.json()["message"] == "No content for this file"
+    unknown = http.get(f"/files/content/{'0' * 32}")
+    assert unknown.status_code == 404 and unknown.json()["message"] == "No such file"
+
+
+def test_x_sendfile_names_the_stored_file(make_server, tmp_path: Path) -> None:
+    meteor_server = make_server(settings={"MPI_CONTENT_OFFLOAD": "x-sendfile"})
+    record = stored(meteor_server.db, tmp_path)
+    http = Client(meteor_server.base_url())
+    response = http.get(f"/files/content/{record.file_id.hex}")
+    assert response.status_code == 200 and response.content == b""
+    assert response.headers["X-Sendfile"] == meteor_server.db.file_path_for_id(record.file_id)
+    assert response.headers["Content-Type"] == "image/png"
+    assert response.headers["ETag"] == f'"{record.md5}"'
+    http.close()
+
+
+def test_an_unknown_offload_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="MPI_CONTENT_OFFLOAD"):
+        resolve({"MPI_CONTENT_OFFLOAD": "x-magic"})
+
+
