@@ -23,6 +23,15 @@ def check_statuses(db, manifest: Manifest) -> None:
                              f"(set one with 'meteorpi camera set')")
 
 
+def make_room(db, manifest: Manifest) -> None:
+    """Before a batch: prune if the quota's high-water mark is reached, and refuse the batch
+    (StorageFullError, nothing written) if it would take free space below the hard floor."""
+    from meteorpi_cli.prune import housekeeping_policy
+
+    incoming = sum(item.path.stat().st_size for item in manifest.all_files())
+    db.enforce_quota(housekeeping_policy(), incoming_bytes=incoming)
+
+
 def register_manifest(db, manifest: Manifest, copy: bool, advance=lambda n: None) -> dict[str, Any]:
     """Register the manifest's files, then its events; ``{"files": [...], "events": [...]}``.
 
@@ -68,12 +77,15 @@ def register(manifest_path: str, camera_id: str | None, copy: bool) -> None:
     """Register the files and events listed in MANIFEST (JSON or YAML).
 
     The whole manifest is checked first (fields, times, files, camera statuses); nothing is
-    registered unless all of it is valid. The format is described in docs/cli.md.
+    registered unless all of it is valid. Then the disk quota (MPI_QUOTA_*) is kept: old content
+    is pruned at the high-water mark, and below the floor nothing is registered. The format is
+    described in docs/cli.md.
     """
     config = settings()
     manifest = load_manifest(manifest_path, camera_id)
     db = config.open_db(create=True)
     check_statuses(db, manifest)
+    make_room(db, manifest)
     with progress() as bar:
         task = bar.add_task("Registering", total=len(manifest.files) + len(manifest.events))
         result = register_manifest(db, manifest, copy, lambda n: bar.advance(task, n))

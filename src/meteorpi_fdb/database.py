@@ -2,7 +2,8 @@
 
 The class is assembled from mixins, one per area, so that each module stays small:
 ``_status`` (camera status, high water mark), ``_records`` (files, events, search, import),
-``_users`` (users and roles) and ``_export`` (export configurations and the export queue).
+``_users`` (users and roles), ``_export`` (export configurations and the export queue),
+``_housekeeping`` (pruning under a retention policy) and ``_storage`` (disk usage).
 This module holds what they share: the engine, transactions, the file store, the caches and
 the installation id.
 """
@@ -20,8 +21,10 @@ from sqlalchemy import Connection, Engine, delete
 
 from meteorpi_fdb import migrate, schema
 from meteorpi_fdb._export import ExportMixin
+from meteorpi_fdb._housekeeping import HousekeepingMixin
 from meteorpi_fdb._records import RecordsMixin
 from meteorpi_fdb._status import StatusMixin
+from meteorpi_fdb._storage import StorageMixin
 from meteorpi_fdb._users import UsersMixin
 from meteorpi_fdb.engine import create_engine_for
 from meteorpi_fdb.file_store import FileStore
@@ -37,7 +40,8 @@ def default_installation_id() -> str:
     return f"{uuid.getnode():012x}"
 
 
-class MeteorDatabase(StatusMixin, RecordsMixin, UsersMixin, ExportMixin):
+class MeteorDatabase(StatusMixin, RecordsMixin, UsersMixin, ExportMixin, HousekeepingMixin,
+                     StorageMixin):
     """A single MeteorPi relational database and file store.
 
     :ivar db_path: the database location as given
