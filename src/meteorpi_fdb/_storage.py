@@ -2,7 +2,8 @@
 ``MeteorDatabase``).
 
 The storage is the file store's filesystem, or a budget (``HousekeepingPolicy.storage_bytes``)
-of which MeteorPi's own bytes (content plus an embedded SQLite database) are the used part.
+of which the file store's bytes are the used part (the database is not counted: it is small
+next to the content, and a database server keeps it elsewhere).
 Usage by semantic type and by night comes from the file records (their ``filesize``); pruned
 content counts as freed. The rate is the content of the files recorded in the last
 :data:`RATE_DAYS` days, per day.
@@ -48,18 +49,11 @@ class StorageMixin:
         """The storage as ``policy`` defines it (its filesystem unless a budget is set)."""
         root = self.file_store.root
         if policy is not None and policy.storage_bytes is not None:
-            used = _directory_bytes(root) + (self._embedded_database_bytes() or 0)
+            used = _directory_bytes(root)
             return DiskSpace(root, "budget", policy.storage_bytes, used, max(0, policy.storage_bytes - used))
         stats = os.statvfs(root)
         capacity, free = stats.f_blocks * stats.f_frsize, stats.f_bavail * stats.f_frsize
         return DiskSpace(root, "filesystem", capacity, capacity - free, free)
-
-    def _embedded_database_bytes(self) -> int | None:
-        """Size of an embedded SQLite database with its WAL; None for a database server."""
-        url = self.engine.url
-        if url.get_backend_name() != "sqlite" or not url.database:
-            return None
-        return sum(os.path.getsize(p) for p in (url.database, url.database + "-wal") if os.path.exists(p))
 
     def storage_report(self, policy: HousekeepingPolicy | None = None, now: datetime | None = None,
                        nights: int = REPORT_NIGHTS) -> dict[str, Any]:

@@ -13,7 +13,7 @@ old content until use is back under :data:`LOW_WATER_FRACTION` of the mark (so i
 again at the next batch); below ``floor`` free space, registration refuses
 (:class:`StorageFullError`). Both are bytes or a percentage of the storage's capacity, which is
 the file store's filesystem, or ``storage_bytes`` when the node is given a budget (then "used"
-is MeteorPi's own bytes: content plus an embedded database).
+is the file store's bytes).
 
 This module holds the values; the SQL lives in ``_housekeeping`` and ``_storage``.
 """

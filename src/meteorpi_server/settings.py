@@ -59,7 +59,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MPI_QUOTA_FLOOR", "", "Free space (bytes or a percentage) below which registration "
             "refuses with an error instead of filling the disk; empty = no floor."),
     Setting("MPI_STORAGE_BYTES", "", "Capacity the quota is measured against: empty = the file "
-            "store's filesystem; else a budget in bytes of which MeteorPi's own files are the "
+            "store's filesystem; else a budget in bytes of which the file store's content is the "
             "used part (for a disk shared with other things)."),
     Setting("MPI_HOUSEKEEPING_SECONDS", 600, "How often 'meteorpi serve' checks the quota "
             "(with MPI_QUOTA_HIGH_WATER set); 0 = only before registration batches."),
