@@ -92,7 +92,14 @@ class HousekeepingMixin:
             ).scalars()
             return {uuid.UUID(hex=file_id) for file_id in rows}
 
-    def unconfirmed_file_ids(self, connection: Connection, before: datetime | None = None) -> set[int]:
+    def unconfirmed_file_ids(self) -> set[uuid.UUID]:
+        """The ids of files an export has not yet delivered to its target (pruning keeps them)."""
+        with self.connection() as connection:
+            internal_ids = self._unconfirmed_internal_ids(connection)
+            rows = connection.execute(select(_FILE.c.fileid, _FILE.c.internalid)).all()
+        return {uuid.UUID(hex=row.fileid) for row in rows if row.internalid in internal_ids}
+
+    def _unconfirmed_internal_ids(self, connection: Connection, before: datetime | None = None) -> set[int]:
         """Internal ids of files whose delivery no target has confirmed yet: pruning keeps them.
 
         A file is unconfirmed when, for some export configuration, it (or an event it belongs
@@ -181,7 +188,7 @@ class HousekeepingMixin:
             statement = statement.where(_PRUNED.c.fileid.is_(None))
         candidates = [row for row in connection.execute(statement)
                       if policy.priority(row.semantictype) is not None]
-        unconfirmed = self.unconfirmed_file_ids(connection, cutoff) if candidates else set()
+        unconfirmed = self._unconfirmed_internal_ids(connection, cutoff) if candidates else set()
         candidates.sort(key=lambda row: (policy.priority(row.semantictype), row.filetime, row.internalid))
         result, marks, chosen_bytes = PruneResult(), [], 0
         for row in candidates:
