@@ -161,3 +161,19 @@ def test_killing_prune_at_random_points_never_loses_track_of_content(
     left, rows = _invariants(node_db)
     assert left == 0 and list(node_db.file_store.stored_ids()) == [] and len(node_db.pruned_file_ids()) == rows
     assert interrupted_midway >= 1, "no kill landed between marking and deleting: the test proved little"
+
+
+def test_serve_keeps_the_quota_on_a_schedule(node_db, old_files, db_url: str, data_dir: Path) -> None:
+    env = {**ENV, "MPI_RETAIN_NIGHTS": "2", "MPI_PRUNE_ORDER": IMAGE, "MPI_STORAGE_BYTES": "10MB",
+           "MPI_QUOTA_HIGH_WATER": "1000", "MPI_HOUSEKEEPING_SECONDS": "1"}
+    process = subprocess.Popen([str(SCRIPT), "--db", db_url, "--data-dir", str(data_dir), "serve", "--port", "0"],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while not node_db.pruned_file_ids() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    # 1,200 bytes stored, mark 1,000: meteor images go, oldest first, until under 900.
+    assert node_db.pruned_file_ids() == {old_files[1].file_id}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
@@ -10,8 +10,12 @@ from rich.table import Table
 from meteorpi_cli._common import (console, data_options, emit_json, format_time, json_option, progress,
                                   settings)
 
+if TYPE_CHECKING:
+    from meteorpi_fdb._housekeeping import PruneResult
+    from meteorpi_fdb.housekeeping import HousekeepingPolicy
 
-def housekeeping_policy(**overrides: Any):
+
+def housekeeping_policy(**overrides: Any) -> "HousekeepingPolicy":
     """The node's HousekeepingPolicy from the MPI_* settings (environment, MPI_CONFIG), with
     command-line ``overrides`` (None means "as configured")."""
     from meteorpi_fdb.housekeeping import HousekeepingPolicy, parse_prune_order
@@ -22,7 +26,7 @@ def housekeeping_policy(**overrides: Any):
     return HousekeepingPolicy.from_settings(load_settings(), **overrides)
 
 
-def prune_report(result) -> dict[str, Any]:
+def prune_report(result: "PruneResult") -> dict[str, Any]:
     """A prune's result in JSON form."""
     return {
         "dry_run": result.dry_run,
@@ -76,7 +80,7 @@ def prune(retain_nights: int | None, prune_order: str | None, remove_records: bo
         _print(result)
 
 
-def _print(result) -> None:
+def _print(result: "PruneResult") -> None:
     out = console()
     if result.dry_run and result.files:
         table = Table("time", "camera", "semantic type", "bytes", "file id", box=None, header_style="bold")
