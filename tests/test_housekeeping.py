@@ -5,6 +5,7 @@ pruned content over real HTTP. Every test runs on every backend."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -105,6 +106,29 @@ def test_bytes_to_free_prunes_the_first_type_in_the_order_oldest_first(db, node)
     more = db.prune(policy, now=NOW, bytes_to_free=1011)
     assert [f.semantic_type for f in more.files] == [SKY] * 7 + [IMAGE, SUMMARY, IMAGE]
     assert [f.file_time for f in more.files[7:]] == [night(20, 1), night(20, 11), night(21, 1)]
+
+
+def test_concurrent_prunes_share_the_work(make_db, node) -> None:
+    databases = [make_db() for _ in range(3)]  # separate engines, as separate processes would have
+    policy = HousekeepingPolicy(retain_nights=2)
+    results, errors = [], []
+
+    def run(database) -> None:
+        try:
+            results.append(database.prune(policy, now=NOW))
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(database,)) for database in databases]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    marked = [f.file_id for result in results for f in result.files]
+    expected = {f.file_id for f in node.values() if f.file_time < utc(2024, 8, 30, 12)}
+    assert len(marked) == len(set(marked)) and set(marked) == expected == databases[0].pruned_file_ids()
+    assert databases[0].check_file_store() == {"orphans": [], "missing": [], "strays": []}
 
 
 def test_records_go_too_when_asked(db, node, tmp_path: Path) -> None:

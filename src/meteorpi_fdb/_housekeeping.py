@@ -21,17 +21,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, exc, insert, select
 
 import meteorpi_model as model
 from meteorpi_fdb import schema
 from meteorpi_fdb._tasks import STATE_COMPLETE
+from meteorpi_fdb.firebird import is_update_conflict
 from meteorpi_fdb.housekeeping import LOW_WATER_FRACTION, HousekeepingPolicy, StorageFullError
 from meteorpi_fdb.sql_builder import search_events_sql_builder, search_files_sql_builder, to_text
 
 logger = logging.getLogger("meteorpi.db")
 
 _BATCH = 500
+_MARK_ATTEMPTS = 3
 _FILE, _PRUNED = schema.t_file, schema.t_prunedfile
 
 
@@ -156,13 +158,7 @@ class HousekeepingMixin:
                 result, _ = self._plan(connection, policy, cutoff, bytes_to_free)
             result.dry_run, result.records_removed = True, policy.remove_records
             return result
-        with self.transaction() as connection:
-            result, new_marks = self._plan(connection, policy, cutoff, bytes_to_free)
-            if new_marks:
-                now_ms = model.utc_datetime_to_milliseconds(model.now())
-                for start in range(0, len(new_marks), _BATCH):
-                    connection.execute(insert(_PRUNED), [{"fileid": internal_id, "prunedtime": now_ms}
-                                                         for internal_id in new_marks[start:start + _BATCH]])
+        result = self._mark(policy, cutoff, bytes_to_free)
         # The marks are committed: from here on a crash leaves marked rows, never lost ones.
         self._remove_pruned_content(advance)
         if policy.remove_records:
@@ -173,6 +169,25 @@ class HousekeepingMixin:
         logger.info("pruned %d file(s) older than %s, %d bytes; %d kept for export", len(result.files),
                     cutoff.isoformat(), result.bytes_freed, result.protected)
         return result
+
+    def _mark(self, policy: HousekeepingPolicy, cutoff: datetime, bytes_to_free: int | None) -> PruneResult:
+        """Plan and mark (one transaction, committed); planned again if a concurrent prune
+        marked some of the same files first."""
+        attempt = 1
+        while True:
+            try:
+                with self.transaction() as connection:
+                    result, new_marks = self._plan(connection, policy, cutoff, bytes_to_free)
+                    now_ms = model.utc_datetime_to_milliseconds(model.now())
+                    for start in range(0, len(new_marks), _BATCH):
+                        connection.execute(insert(_PRUNED), [{"fileid": internal_id, "prunedtime": now_ms}
+                                                             for internal_id in new_marks[start:start + _BATCH]])
+                return result
+            except exc.DBAPIError as error:
+                raced = isinstance(error, exc.IntegrityError) or is_update_conflict(error)
+                if attempt >= _MARK_ATTEMPTS or not raced:
+                    raise
+            attempt += 1
 
     def _plan(self, connection: Connection, policy: HousekeepingPolicy, cutoff: datetime,
               bytes_to_free: int | None) -> tuple[PruneResult, list[int]]:
