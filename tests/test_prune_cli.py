@@ -151,7 +151,7 @@ def test_killing_prune_at_random_points_never_loses_track_of_content(
         if run % 3 == 0:  # anywhere: start-up, planning, marking, deleting
             _kill_when(process, lambda: True, rng.uniform(0.3, 2.5))
         else:  # as soon as content starts to disappear, or just after
-            _kill_when(process, lambda: len(list(node_db.file_store.stored_ids())) < stored, rng.uniform(0, 0.004))
+            _kill_when(process, lambda: len(list(node_db.file_store.stored_ids())) < stored, rng.uniform(0, 0.001))
         left, _rows = _invariants(node_db)
         interrupted_midway += left > 0
     # A last, uninterrupted prune finishes everything the killed ones started.
