@@ -126,9 +126,6 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
         record = db.get_file(uuid_param(file_id, "file_id"))
         if record is None:
             return meteor_app.not_found(file_id, "No such file")
-        pruned = db.pruned_time(record.file_id)
-        if pruned is not None:
-            return gone(record.file_id, pruned)
         try:
             path = db.file_path_for_id(record.file_id)
             response = send_file(path, _range_environ(os.stat(path).st_size),
@@ -136,6 +133,9 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
                                  conditional=True, etag=record.md5 or False,
                                  response_class=current_app.response_class)
         except FileNotFoundError:
+            pruned = db.pruned_time(record.file_id)
+            if pruned is not None:
+                return gone(record.file_id, pruned)
             return meteor_app.not_found(file_id, "No content for this file")
         if record.file_name is None:
             response.headers.pop("Content-Disposition", None)
