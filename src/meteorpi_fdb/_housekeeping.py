@@ -19,7 +19,7 @@ import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 from sqlalchemy import Connection, delete, exc, insert, select
 
