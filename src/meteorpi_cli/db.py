@@ -11,6 +11,7 @@ from rich.table import Table
 
 import meteorpi_model as model
 from meteorpi_cli._common import console, data_options, emit_json, json_option, settings
+from meteorpi_cli.prune import housekeeping_policy
 
 
 def _count(db, search) -> int:
@@ -73,6 +74,7 @@ def node_info(db) -> dict[str, Any]:
         "database_bytes": _database_bytes(db),
         "per_camera": per_camera,
         "permission_warnings": permission_warnings(db),
+        "storage": db.storage_report(housekeeping_policy()),
     }
 
 
@@ -107,7 +109,8 @@ def upgrade() -> None:
 @data_options
 @json_option
 def info() -> None:
-    """Show counts (cameras, events, files, users, exports) and sizes."""
+    """Show counts (cameras, events, files, users, exports), sizes, and disk usage by semantic
+    type and by night (the last 31) with the time until the disk is full."""
     config = settings()
     details = node_info(config.open_db())
     if config.json:
@@ -116,7 +119,7 @@ def info() -> None:
     out = console()
     table = Table(show_header=False, box=None)
     for key, value in details.items():
-        if key in ("per_camera", "permission_warnings"):
+        if key in ("per_camera", "permission_warnings", "storage"):
             continue
         if key.endswith("_bytes") and value is not None:
             value = f"{value:,} bytes"
@@ -127,5 +130,22 @@ def info() -> None:
         for camera, counts in details["per_camera"].items():
             cameras.add_row(camera, str(counts["status_blocks"]), str(counts["events"]), str(counts["files"]))
         out.print(cameras)
+    _print_storage(out, details["storage"])
     for warning in details["permission_warnings"]:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
+
+
+def _print_storage(out, storage: dict[str, Any]) -> None:
+    """Disk usage by semantic type and by night, and how long until the disk is full."""
+    disk = storage["disk"]
+    out.print(f"[bold]storage[/bold] {disk['used']:,} of {disk['capacity']:,} bytes used, "
+              f"{disk['free']:,} free ({disk['source']} {disk['path']})")
+    days = storage["seconds_until_full"]
+    rate = f"{storage['bytes_per_day']:,} bytes a day over the last week"
+    out.print(f"  full in {days / 86400:.1f} days at {rate}" if days is not None else f"  {rate}")
+    for title, key in (("semantic type", "by_semantic_type"), ("night", "by_night")):
+        if storage[key]:
+            table = Table(title, "files", "bytes", "pruned files", box=None, header_style="bold")
+            for name, entry in storage[key].items():
+                table.add_row(name, str(entry["files"]), f"{entry['bytes']:,}", str(entry["pruned_files"]))
+            out.print(table)

@@ -19,16 +19,21 @@ DEFAULT_GRACE_SECONDS = 3600
 
 
 def check_records(db, advance: Callable[[int], None] = lambda n: None) -> tuple[int, list[dict[str, Any]]]:
-    """Check every file record's content for presence, size and MD5.
+    """Check every file record's content for presence, size and MD5 (records whose content
+    was pruned are skipped).
 
     Returns ``(records checked, problems)``; each problem is ``{"file_id", "problem", "detail"}``
     with ``problem`` one of ``missing``, ``size``, ``md5``.
     """
     problems: list[dict[str, Any]] = []
     checked, skip = 0, 0
+    pruned = db.pruned_file_ids()  # content removed on purpose by 'meteorpi prune'
     while True:
         page = db.search_files(model.FileRecordSearch(limit=PAGE_SIZE, skip=skip))["files"]
         for record in page:
+            if record.file_id in pruned:
+                advance(1)
+                continue
             problem = _check_content(db.file_path_for_id(record.file_id), record)
             if problem:
                 problems.append({"file_id": record.file_id.hex, **problem})

@@ -50,6 +50,16 @@ def check_statuses(db, manifest: Manifest) -> None:
                              f"(set one with 'meteorpi camera set')")
 
 
+def make_room(db, manifest: Manifest) -> None:
+    """Before registering: prune if the quota's high-water mark is reached, and refuse the
+    manifest (StorageFullError, nothing written) if it would take free space below the hard
+    floor. Files an interrupted run already moved in count for nothing."""
+    from meteorpi_cli.prune import housekeeping_policy
+
+    incoming = sum(item.path.stat().st_size for item in manifest.all_files() if item.path.exists())
+    db.enforce_quota(housekeeping_policy(), incoming_bytes=incoming)
+
+
 def register_manifest(db, manifest: Manifest, copy: bool, advance: Callable[[int], None] = lambda n: None,
                       allow_duplicates: bool = False, batch_size: int = DEFAULT_BATCH_SIZE) -> RegisterResult:
     """Register the manifest's stand-alone files and events, ``batch_size`` entries per batch
@@ -101,14 +111,16 @@ def register(manifest_path: str, camera_id: str | None, copy: bool, allow_duplic
     The whole manifest is checked first (fields, times, files, camera statuses); nothing is
     registered unless all of it is valid. Each event commits with its files, and a moved file
     leaves its source only once committed; entries registered already are skipped, so running
-    the same command again finishes an interrupted run. The format is in docs/cli.md.
-    Exit code 1 when any entry failed.
+    the same command again finishes an interrupted run. Before anything is registered the disk
+    quota (MPI_QUOTA_*) is kept: old content is pruned at the high-water mark, and below the
+    floor nothing is registered. The format is in docs/cli.md. Exit code 1 when any entry failed.
     """
     config = settings()
     # In move mode a listed file may be gone because an interrupted run moved it in already.
     manifest = load_manifest(manifest_path, camera_id, require_files=copy or allow_duplicates)
     db = config.open_db(create=True)
     check_statuses(db, manifest)
+    make_room(db, manifest)
     with progress() as bar:
         task = bar.add_task("Registering", total=len(manifest.files) + len(manifest.events))
         result = register_manifest(db, manifest, copy, lambda n: bar.advance(task, n),

@@ -45,6 +45,17 @@ def _start_exporter(db) -> Any:
     return exporter
 
 
+def _start_housekeeper(db) -> Any:
+    """Keep the disk quota on a schedule when MPI_QUOTA_HIGH_WATER is set (see 'prune')."""
+    from meteorpi_cli.prune import housekeeping_policy
+    from meteorpi_fdb.housekeeping import Housekeeper
+
+    policy = housekeeping_policy()
+    if policy.high_water is None or policy.interval_seconds == 0:
+        return None
+    return Housekeeper(db, policy).start()
+
+
 def _stop_on_sigterm() -> None:
     """Shut down cleanly (as on Ctrl-C) when a service manager sends SIGTERM."""
 
@@ -92,6 +103,7 @@ def serve(host: str, port: int, fill_demo: bool, demo_cameras: int, demo_nights:
         else:
             print_summary(run_demo(server.db, 1, demo_cameras, demo_nights, None, "admin", None))
     exporter = _start_exporter(server.db) if run_exporter else None
+    housekeeper = _start_housekeeper(server.db)
     click.echo(f"Serving MeteorPi on {server.base_url()}  (Ctrl-C to stop)")
     for what, url in example_urls(server.base_url(), server.db.get_cameras()):
         click.echo(f"  {what}: {url}")
@@ -101,4 +113,6 @@ def serve(host: str, port: int, fill_demo: bool, demo_cameras: int, demo_nights:
     finally:
         if exporter is not None:
             exporter.stop(wait=False)
+        if housekeeper is not None:
+            housekeeper.stop(wait=False)
         click.echo("Stopped.")

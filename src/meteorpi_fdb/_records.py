@@ -165,7 +165,8 @@ class RecordsMixin:
 
         Returns ``{"orphans": [...], "missing": [...], "strays": [...]}``: content files with no
         row (a crash between placing content and committing, or content uploaded for an
-        import that has not arrived yet), ids of rows whose content is absent, and names in
+        import that has not arrived yet), ids of rows whose content is absent (unless it was
+        pruned: ``pruned_file_ids``), and names in
         the store that are not content files (left-over temporaries).
         """
         stored = set(self.file_store.stored_ids())
@@ -173,7 +174,8 @@ class RecordsMixin:
             recorded = {uuid.UUID(hex=file_id) for file_id in connection.execute(select(schema.t_file.c.fileid)).scalars()}
         return {
             "orphans": sorted(stored - recorded),
-            "missing": sorted(recorded - stored),
+            # Content pruned on purpose (housekeeping) is gone, not missing.
+            "missing": sorted(recorded - stored - self.pruned_file_ids()),
             "strays": self.file_store.stray_files(),
         }
 

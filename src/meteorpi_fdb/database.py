@@ -5,6 +5,8 @@ The class is assembled from mixins, one per area, so that each module stays smal
 ``_batch`` (batch registration and import), ``_store_check`` (orphans: report, restore),
 ``_users`` (users and roles), ``_export`` (export configurations and the export queue),
 ``_grants`` (which cameras a user may write for) and ``_pending`` (uploads awaiting records).
+``_users`` (users and roles), ``_export`` (export configurations and the export queue),
+``_housekeeping`` (pruning under a retention policy) and ``_storage`` (disk usage).
 This module holds what they share: the engine, transactions, the file store, the caches and
 the installation id.
 """
@@ -28,10 +30,12 @@ from meteorpi_fdb._export_settings import ExportSettingsMixin
 from meteorpi_fdb._import_batch import ImportBatchMixin
 from meteorpi_fdb._grants import GrantsMixin
 from meteorpi_fdb._pending import PendingUploadsMixin
+from meteorpi_fdb._housekeeping import HousekeepingMixin
 from meteorpi_fdb._records import RecordsMixin
 from meteorpi_fdb._replication_digest import ReplicationDigestMixin
 from meteorpi_fdb._status import StatusMixin
 from meteorpi_fdb._store_check import StoreCheckMixin
+from meteorpi_fdb._storage import StorageMixin
 from meteorpi_fdb._users import UsersMixin
 from meteorpi_fdb._wire import WireMixin
 from meteorpi_fdb.engine import create_engine_for
@@ -51,7 +55,7 @@ def default_installation_id() -> str:
 
 class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, UsersMixin, ExportMixin,
                      ExportBatchMixin, ExportSettingsMixin, ImportBatchMixin, ReplicationDigestMixin,
-                     GrantsMixin, PendingUploadsMixin, WireMixin):
+                     GrantsMixin, PendingUploadsMixin, WireMixin, HousekeepingMixin, StorageMixin):
     """A single MeteorPi relational database and file store.
 
     :ivar db_path: the database location as given

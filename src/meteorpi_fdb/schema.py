@@ -303,6 +303,15 @@ t_changecounter = Table(
     Column("epoch", String(ID_LENGTH), nullable=False),
 )
 
+#: Files whose content was removed by housekeeping (``meteorpi prune``): the t_file row stays
+#: searchable (size and MD5 kept); the row here says the content is gone on purpose and when.
+t_prunedfile = Table(
+    "t_prunedfile",
+    metadata,
+    Column("fileid", Integer, _cascade("t_file.internalid"), primary_key=True),
+    Column("prunedtime", BigInteger, nullable=False),
+)
+
 t_eventexport = _export_queue("t_eventexport", "eventid", "t_event")
 t_fileexport = _export_queue("t_fileexport", "fileid", "t_file")
 t_eventimport = _import_log("t_eventimport", "eventid", "t_event")

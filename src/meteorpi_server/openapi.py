@@ -28,7 +28,7 @@ def _errors(*codes: str) -> dict[str, Any]:
     return {code: {"$ref": f"#/components/responses/{_ERROR_NAMES[code]}"} for code in codes}
 
 
-_ERROR_NAMES = {"400": "BadRequest", "403": "Forbidden", "404": "NotFound",
+_ERROR_NAMES = {"400": "BadRequest", "403": "Forbidden", "404": "NotFound", "410": "Gone",
                 "413": "PayloadTooLarge", "416": "RangeNotSatisfiable", "429": "TooManyRequests"}
 
 
@@ -117,10 +117,10 @@ QUERY_PATHS: dict[str, Any] = {
         [_search_param("FileRecordSearch")])},
     "/files/content/{file_id}": {"get": _op(
         "getFileContent", "query", "A file's content (single byte ranges, ETag, conditional GET)",
-        CONTENT, [FILE], errors=("400", "404", "416"))},
+        CONTENT, [FILE], errors=("400", "404", "410", "416"))},
     "/files/content/{file_id}/{file_name}": {"get": _op(
         "getFileContentNamed", "query", "As /files/content/{file_id}; the name is for browsers",
-        CONTENT, [FILE, _path("file_name", text())], errors=("400", "404", "416"))},
+        CONTENT, [FILE, _path("file_name", text())], errors=("400", "404", "410", "416"))},
 }
 
 ADMIN_PATHS: dict[str, Any] = {
@@ -252,7 +252,10 @@ IMPORT_PATHS: dict[str, Any] = {
 
 SERVICE_PATHS: dict[str, Any] = {
     "/health": {"get": _op("health", "service", "Whether the server and its database answer", {
-        "200": _ok("Healthy", obj({"status": {"type": "string", "enum": ["ok"]}}, ("status",))),
+        "200": _ok("Healthy; storage: disk usage by semantic type and by night, and the time "
+                   "until the disk is full (as 'meteorpi db info'), refreshed every minute",
+                   obj({"status": {"type": "string", "enum": ["ok"]},
+                        "storage": {"type": "object", "nullable": True}}, ("status",))),
         "503": _ok("The database does not answer", obj(
             {"status": {"type": "string"}, "message": {"type": "string"}}, ("status",)))},
         errors=())},
@@ -284,6 +287,8 @@ DOCUMENT: dict[str, Any] = {
             ("Forbidden", "Missing or wrong credentials, a missing role, or (import) a "
                           "camera the importing user does not hold"),
             ("NotFound", "No such entity"),
+            ("Gone", "The file's content was pruned by the node's retention policy; its record "
+                     "remains (pruned_time: when, in epoch milliseconds)"),
             ("PayloadTooLarge", "Request body above the configured maximum"),
             ("RangeNotSatisfiable", "The Range lies outside the content"),
             ("TooManyRequests", "Too many failed logins or password checks, or the upload "

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -16,10 +18,11 @@ from flask import Response, current_app, jsonify, request
 from werkzeug.routing import PathConverter
 from werkzeug.utils import send_file
 
-from meteorpi_model import EventSearch, FileRecordSearch, milliseconds_to_utc_datetime
+from meteorpi_model import (EventSearch, FileRecordSearch, milliseconds_to_utc_datetime,
+                            utc_datetime_to_milliseconds)
 from meteorpi_server.app import MeteorApp, parse_json_object
 from meteorpi_server.content_offload import offloaded
-from meteorpi_server.errors import BadRequest
+from meteorpi_server.errors import BadRequest, error_response
 from meteorpi_server.routing import blueprint, camera_id_param, int_param, uuid_param
 from meteorpi_server.search_cache import ResultCache, pop_cursor, search_answer
 
@@ -71,6 +74,15 @@ def _range_environ(size: int) -> dict[str, Any]:
     if suffix and size > 0 and int(suffix.group(1)) >= size:
         environ["HTTP_RANGE"] = "bytes=0-"
     return environ
+
+
+def gone(file_id: uuid.UUID, pruned: datetime) -> Response:
+    """410 for content that housekeeping removed: the record stays (searchable, with its size
+    and MD5); ``pruned_time`` says when, in epoch milliseconds."""
+    return error_response(
+        410, f"The content of file {file_id.hex} was pruned from this node on "
+             f"{pruned.strftime('%Y-%m-%d %H:%M:%S')} UTC by its retention policy; the record remains",
+        entity_id=file_id.hex, pruned_time=utc_datetime_to_milliseconds(pruned))
 
 
 def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
@@ -137,6 +149,9 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
                                      conditional=True, etag=record.md5 or False,
                                      response_class=current_app.response_class)
         except FileNotFoundError:
+            pruned = db.pruned_time(record.file_id)
+            if pruned is not None:
+                return gone(record.file_id, pruned)
             return meteor_app.not_found(file_id, "No content for this file")
         if record.file_name is None:
             response.headers.pop("Content-Disposition", None)

@@ -1,24 +1,56 @@
-"""Service routes: ``/health`` (for load balancers) and ``/openapi.json`` (the API description)."""
+"""Service routes: ``/health`` (for load balancers and monitoring: the database answers, and
+how full the storage is) and ``/openapi.json`` (the API description)."""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from typing import Any
 
 from flask import Response, jsonify
 from sqlalchemy import literal, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from meteorpi_fdb.housekeeping import HousekeepingPolicy
 from meteorpi_server.app import MeteorApp
 from meteorpi_server.openapi import document_for
 from meteorpi_server.routing import blueprint
 
 logger = logging.getLogger("meteorpi.server")
 
+#: How long /health reuses a storage report.
+STORAGE_REPORT_SECONDS = 60
+
+
+class _StorageReport:
+    """The database's storage report (disk usage by semantic type and night, time until full),
+    recomputed at most every :data:`STORAGE_REPORT_SECONDS` so that /health stays cheap."""
+
+    def __init__(self, meteor_app: MeteorApp) -> None:
+        self.db = meteor_app.db
+        self.policy = HousekeepingPolicy.from_settings(meteor_app.settings)
+        self.lock = threading.Lock()
+        self.report: dict[str, Any] | None = None
+        self.expires = 0.0
+
+    def __call__(self) -> dict[str, Any] | None:
+        with self.lock:
+            if time.monotonic() >= self.expires:
+                try:
+                    self.report = self.db.storage_report(self.policy)
+                except (OSError, SQLAlchemyError) as e:
+                    logger.warning("Storage report failed: %s", e)
+                    self.report = None
+                self.expires = time.monotonic() + STORAGE_REPORT_SECONDS
+            return self.report
+
 
 def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
     """Add ``GET /health`` and ``GET /openapi.json`` to ``meteor_app`` under ``url_path``."""
     bp = blueprint("service", url_path)
     prefix = url_path.rstrip("/")
+    storage = _StorageReport(meteor_app)
 
     @bp.get("/health")
     def health() -> Response:
@@ -30,7 +62,7 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
             response = jsonify({"status": "unavailable", "message": "database does not answer"})
             response.status_code = 503
             return response
-        return jsonify({"status": "ok"})
+        return jsonify({"status": "ok", "storage": storage()})
 
     @bp.get("/openapi.json")
     def openapi() -> Response:

@@ -77,9 +77,28 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MPI_CONTENT_OFFLOAD_PREFIX", "/_meteorpi_content/", "With x-accel-redirect: the URI "
             "prefix of nginx's internal location whose alias is MPI_FILE_STORE."),
     Setting("MPI_LOG_LEVEL", "INFO", "Level of the 'meteorpi' loggers (DEBUG, INFO, WARNING, ...)."),
+    # Housekeeping (meteorpi_fdb.housekeeping): read by 'meteorpi serve', 'register' and 'prune'.
+    Setting("MPI_RETAIN_NIGHTS", 0, "Nights of data always kept (noon to noon UTC, the current "
+            "one included); older content may be pruned. 0 = never prune."),
+    Setting("MPI_PRUNE_ORDER", "*", "Semantic types to prune, comma-separated, first pruned "
+            "first; '*' stands for every type not listed; a type matching neither is never pruned."),
+    Setting("MPI_PRUNE_RECORDS", 0, "1 = also delete the records of pruned files; 0 = records "
+            "stay searchable (with size and MD5) and their content answers 410 Gone."),
+    Setting("MPI_QUOTA_HIGH_WATER", "", "Storage use (bytes such as 28GB, or a percentage such "
+            "as 85%) at which old content is pruned automatically (down to 90% of this), by "
+            "'meteorpi serve' and before each 'meteorpi register' batch; empty = never."),
+    Setting("MPI_QUOTA_FLOOR", "", "Free space (bytes or a percentage) below which registration "
+            "refuses with an error instead of filling the disk; empty = no floor."),
+    Setting("MPI_STORAGE_BYTES", "", "Capacity the quota is measured against: empty = the file "
+            "store's filesystem; else a budget in bytes of which the file store's content is the "
+            "used part (for a disk shared with other things)."),
+    Setting("MPI_HOUSEKEEPING_SECONDS", 600, "How often 'meteorpi serve' checks the quota "
+            "(with MPI_QUOTA_HIGH_WATER set); 0 = only before registration batches."),
 )
 
 SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
+#: String settings that hold an amount of storage, which a settings file may give as a number.
+_AMOUNTS = frozenset({"MPI_QUOTA_HIGH_WATER", "MPI_QUOTA_FLOOR", "MPI_STORAGE_BYTES"})
 
 
 def defaults() -> dict[str, Any]:
@@ -99,6 +118,8 @@ def _parse(name: str, value: Any) -> Any:
         return value
     if value is None:
         return setting.default
+    if name in _AMOUNTS and isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)  # e.g. MPI_STORAGE_BYTES: 32000000000 in a YAML file
     if not isinstance(value, str):
         raise ValueError(f"setting {name} must be a string, got {value!r}")
     return value
@@ -130,6 +151,9 @@ def _check(values: dict[str, Any]) -> dict[str, Any]:
     if values["MPI_CONTENT_OFFLOAD"] not in CONTENT_OFFLOAD_MODES:
         raise ValueError("MPI_CONTENT_OFFLOAD must be empty, 'x-accel-redirect' or 'x-sendfile', "
                          f"got {values['MPI_CONTENT_OFFLOAD']!r}")
+    from meteorpi_fdb.housekeeping import HousekeepingPolicy
+
+    HousekeepingPolicy.from_settings(values)  # ValueError naming a bad MPI_QUOTA_* or MPI_PRUNE_*
     return values
 
 
