@@ -1,0 +1,105 @@
+"""Simulated meteors with known truth: a straight path at constant speed, seen by cameras.
+
+Used by the tests (truth to compare solutions with), the demo network (events that several
+cameras record) and the benchmark. A camera sees the part of the path that lies on its sensor
+and above its horizon; its pixels come from the same gnomonic model the solver inverts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from meteorpi_trajectory._deps import libraries
+from meteorpi_trajectory.projection import (CameraModel, azel_from_enu, ecef_to_enu_vectors,
+                                            enu_from_azel, enu_to_ecef_vectors, site_ecef)
+
+SAMPLES = 400  # points along the path when finding what each camera sees
+MIN_PIXELS = 15.0  # shorter streaks are not detected
+
+
+@dataclass(frozen=True)
+class Station:
+    """A camera at a site."""
+
+    camera_id: str
+    latitude: float
+    longitude: float
+    model: CameraModel
+    height_m: float = 0.0
+
+
+@dataclass(frozen=True)
+class Meteor:
+    """A straight-line meteor: begin point, radiant (az/el at the begin point), speed (km/s),
+    and the height where it ends."""
+
+    latitude: float
+    longitude: float
+    begin_height_km: float
+    radiant_az: float
+    radiant_el: float
+    speed_km_s: float
+    end_height_km: float = 80.0
+
+    def path(self) -> tuple[Any, Any, float]:
+        """``(begin ECEF m, unit direction of flight ECEF, length m)``."""
+        np, pm = libraries()
+        begin = site_ecef(self.latitude, self.longitude, self.begin_height_km * 1000)
+        towards = enu_to_ecef_vectors(enu_from_azel(self.radiant_az, self.radiant_el),
+                                      self.latitude, self.longitude)
+        direction = -towards / np.linalg.norm(towards)
+        low, high = 0.0, 2_000_000.0  # bisection on length for the end height
+        for _ in range(60):
+            middle = (low + high) / 2
+            height = pm.ecef2geodetic(*(begin + middle * direction))[2]
+            low, high = (middle, high) if height > self.end_height_km * 1000 else (low, middle)
+        return begin, direction, (low + high) / 2
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """What one station saw: pixels (rounded as cameras report them), when it saw the first
+    and last point (seconds after the meteor began), and the true ECEF points."""
+
+    station: Station
+    start: tuple[int, int]
+    end: tuple[int, int]
+    t_begin: float
+    t_end: float
+    begin_ecef: Any
+    end_ecef: Any
+
+    @property
+    def duration(self) -> float:
+        return self.t_end - self.t_begin
+
+
+def sightings(meteor: Meteor, stations: Sequence[Station], min_elevation: float = 5.0,
+              min_pixels: float = MIN_PIXELS) -> list[Sighting]:
+    """Every station that sees a long enough part of ``meteor`` on its sensor."""
+    np, _ = libraries()
+    begin, direction, length = meteor.path()
+    s = np.linspace(0.0, length, SAMPLES)
+    points = begin + s[:, None] * direction
+    seen = []
+    for station in stations:
+        site = site_ecef(station.latitude, station.longitude, station.height_m)
+        rays = points - site
+        enu = ecef_to_enu_vectors(rays / np.linalg.norm(rays, axis=1, keepdims=True),
+                                  station.latitude, station.longitude)
+        _az, el = azel_from_enu(enu)
+        x, y, front = station.model.enu_to_pixel(enu)
+        visible = front & station.model.in_image(x, y, margin=1.0) & (el >= min_elevation)
+        index = np.flatnonzero(visible)
+        if index.size < 2:
+            continue
+        first, last = index[0], index[-1]
+        start = (int(round(float(x[first]))), int(round(float(y[first]))))
+        end = (int(round(float(x[last]))), int(round(float(y[last]))))
+        if np.hypot(end[0] - start[0], end[1] - start[1]) < min_pixels:
+            continue
+        speed = meteor.speed_km_s * 1000
+        seen.append(Sighting(station, start, end, float(s[first]) / speed, float(s[last]) / speed,
+                             points[first], points[last]))
+    return seen
