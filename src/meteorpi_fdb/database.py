@@ -2,7 +2,8 @@
 
 The class is assembled from mixins, one per area, so that each module stays small:
 ``_status`` (camera status, high water mark), ``_records`` (files, events, search, import),
-``_users`` (users and roles) and ``_export`` (export configurations and the export queue).
+``_users`` (users and roles), ``_export`` (export configurations and the export queue) and
+``_coincidences`` (multi-station meteors).
 This module holds what they share: the engine, transactions, the file store, the caches and
 the installation id.
 """
@@ -19,6 +20,7 @@ from typing import Iterator
 from sqlalchemy import Connection, Engine, delete
 
 from meteorpi_fdb import migrate, schema
+from meteorpi_fdb._coincidences import CoincidencesMixin
 from meteorpi_fdb._export import ExportMixin
 from meteorpi_fdb._records import RecordsMixin
 from meteorpi_fdb._status import StatusMixin
@@ -37,7 +39,7 @@ def default_installation_id() -> str:
     return f"{uuid.getnode():012x}"
 
 
-class MeteorDatabase(StatusMixin, RecordsMixin, UsersMixin, ExportMixin):
+class MeteorDatabase(StatusMixin, RecordsMixin, UsersMixin, ExportMixin, CoincidencesMixin):
     """A single MeteorPi relational database and file store.
 
     :ivar db_path: the database location as given

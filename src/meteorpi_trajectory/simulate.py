@@ -103,3 +103,19 @@ def sightings(meteor: Meteor, stations: Sequence[Station], min_elevation: float 
         seen.append(Sighting(station, start, end, float(s[first]) / speed, float(s[last]) / speed,
                              points[first], points[last]))
     return seen
+
+
+def pointing_at(latitude: float, longitude: float, target_lat: float, target_lon: float,
+                target_height_km: float = 95.0) -> tuple[float, float]:
+    """Azimuth and elevation (degrees) from a site to a point in the sky (to aim a camera)."""
+    _, pm = libraries()
+    az, el, _range = pm.geodetic2aer(target_lat, target_lon, target_height_km * 1000,
+                                     latitude, longitude, 0.0)
+    return float(az), float(el)
+
+
+def pixel_meta(sighting: Sighting) -> dict[str, float]:
+    """The event metadata a camera writes for a sighting (as the demo does)."""
+    return {"meteorpi:start_x": sighting.start[0], "meteorpi:start_y": sighting.start[1],
+            "meteorpi:end_x": sighting.end[0], "meteorpi:end_y": sighting.end[1],
+            "meteorpi:duration": round(sighting.duration, 3)}
