@@ -63,11 +63,12 @@ def main(ctx: click.Context, verbose: int) -> None:
 
 
 def _register_commands() -> None:
-    from meteorpi_cli import (cameras, db, demo, export, fsck, hwm, register, search, serve,
-                              users)
+    from meteorpi_cli import (cameras, coincidences, db, demo, export, fsck, hwm, register,
+                              search, serve, users)
 
     for command in (serve.serve, demo.demo, users.user, cameras.camera, hwm.hwm,
-                    register.register, search.search, export.export, db.db, fsck.fsck):
+                    register.register, search.search, export.export, db.db, fsck.fsck,
+                    coincidences.coincidences):
         main.add_command(command)
 
 

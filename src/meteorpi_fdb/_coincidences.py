@@ -48,6 +48,15 @@ def _spans(times: Sequence[int]) -> list[tuple[int, int]]:
 class CoincidencesMixin:
     """Compute, store and search coincidence groups and their trajectories."""
 
+    #: a running ``CoincidenceUpdater`` to poke when events are imported, if any
+    coincidence_updater: Any = None
+
+    def _events_arrived(self) -> None:
+        """Called after an import: the updater, if one runs, recomputes soon."""
+        updater = self.coincidence_updater
+        if updater is not None:
+            updater.poke()
+
     def update_coincidences(self, window_seconds: float = DEFAULT_WINDOW_SECONDS,
                             after: datetime | None = None, before: datetime | None = None,
                             everything: bool = False) -> dict[str, int]:
