@@ -110,8 +110,8 @@ class CoincidencesMixin:
                         break
                     low, high = earlier if earlier is not None else low, later if later is not None else high
                 events = rows.events_between(connection, low, high)
-                groups = network.group_events(events, window_ms / 1000)
-                numbers = rows.event_numbers(connection, [m.internalid for g in groups for m in g])
+                numbers = rows.event_numbers(connection, [e.internalid for e in events])
+            groups = network.group_events(events, window_ms / 1000, numbers)
             solutions = [network.solve_group(g, numbers) for g in groups]
             try:
                 counts = self._store_span(low, high, groups, solutions)

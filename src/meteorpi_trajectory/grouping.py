@@ -1,11 +1,13 @@
 """Which events from different cameras saw the same meteor: times within a window, and fields
 of view that share sky at meteor heights.
 
-Grouping is greedy over candidate pairs, closest in time first: two groups merge only when they
-hold no camera in common and the merged group still spans no more than the window. So a group
-never holds two events of one camera, and every pair of events inside the window from cameras
-that share sky ends up grouped unless one of them joined a closer-in-time partner from the
-other's camera.
+Grouping is greedy over candidate pairs: pairs whose sight lines agree on a path at meteor
+heights first, then pairs that cannot be checked (no pixels, or nearly parallel planes), each
+closest in time first; pairs whose sight lines contradict each other are never joined. Two
+groups merge only when they hold no camera in common and the merged group still spans no more
+than the window. So a group never holds two events of one camera, and every consistent pair
+inside the window from cameras that share sky ends up grouped unless one of them joined a better
+partner from the other's camera.
 """
 
 from __future__ import annotations
@@ -109,9 +111,12 @@ def _ground_km(a: View, b: View) -> float:
 
 
 def find_groups(candidates: Sequence[Candidate], window_seconds: float,
-                overlaps: Callable[[Hashable, Hashable], bool]) -> list[list[Candidate]]:
+                overlaps: Callable[[Hashable, Hashable], bool],
+                consistent: Callable[[Candidate, Candidate], bool | None] | None = None,
+                ) -> list[list[Candidate]]:
     """Groups of two or more candidates from different cameras (each sorted by time, the
-    groups by their first time)."""
+    groups by their first time). ``consistent(a, b)`` says whether two sightings agree on a
+    meteor (None: cannot tell)."""
     if window_seconds < 0:
         raise ValueError(f"window must not be negative, got {window_seconds}")
     window_ms = int(round(window_seconds * 1000))
@@ -124,7 +129,9 @@ def find_groups(candidates: Sequence[Candidate], window_seconds: float,
             if gap > window_ms:
                 break
             if a.camera_id != b.camera_id and overlaps(a.view, b.view):
-                pairs.append((gap, i, j))
+                agree = None if consistent is None else consistent(a, b)
+                if agree is not False:
+                    pairs.append((0 if agree else 1, gap, i, j))
     pairs.sort()
     parent = list(range(len(ordered)))
     cameras = [{c.camera_id} for c in ordered]
@@ -136,7 +143,7 @@ def find_groups(candidates: Sequence[Candidate], window_seconds: float,
             i = parent[i]
         return i
 
-    for _gap, i, j in pairs:
+    for _rank, _gap, i, j in pairs:
         ri, rj = root(i), root(j)
         if ri == rj or cameras[ri] & cameras[rj]:
             continue

@@ -8,7 +8,7 @@ and above its horizon; its pixels come from the same gnomonic model the solver i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from meteorpi_trajectory._deps import libraries
 from meteorpi_trajectory.projection import (CameraModel, azel_from_enu, ecef_to_enu_vectors,
@@ -49,12 +49,18 @@ class Meteor:
         towards = enu_to_ecef_vectors(enu_from_azel(self.radiant_az, self.radiant_el),
                                       self.latitude, self.longitude)
         direction = -towards / np.linalg.norm(towards)
-        low, high = 0.0, 2_000_000.0  # bisection on length for the end height
-        for _ in range(60):
-            middle = (low + high) / 2
-            height = pm.ecef2geodetic(*(begin + middle * direction))[2]
-            low, high = (middle, high) if height > self.end_height_km * 1000 else (low, middle)
-        return begin, direction, (low + high) / 2
+        target = self.end_height_km * 1000
+        low, high = 0.0, 1_500_000.0
+        for _ in range(3):  # bracket the end height on ever finer grids (vectorised)
+            s = np.linspace(low, high, 1001)
+            heights = np.asarray(pm.ecef2geodetic(*(begin + s[:, None] * direction).T)[2])
+            below = np.flatnonzero(heights <= target)
+            if below.size == 0:
+                raise ValueError("the meteor never reaches its end height (radiant too low?)")
+            k = max(int(below[0]), 1)
+            low, high = float(s[k - 1]), float(s[k])
+        h0, h1 = heights[k - 1], heights[k]
+        return begin, direction, low + (high - low) * float((h0 - target) / (h0 - h1))
 
 
 @dataclass(frozen=True)
@@ -76,8 +82,10 @@ class Sighting:
 
 
 def sightings(meteor: Meteor, stations: Sequence[Station], min_elevation: float = 5.0,
-              min_pixels: float = MIN_PIXELS) -> list[Sighting]:
-    """Every station that sees a long enough part of ``meteor`` on its sensor."""
+              min_pixels: float = MIN_PIXELS,
+              visible: Callable[[Any, Any], Any] | None = None) -> list[Sighting]:
+    """Every station that sees a long enough part of ``meteor`` on its sensor (and, with
+    ``visible(x, y)``, in the part of the frame that shows open sky)."""
     np, _ = libraries()
     begin, direction, length = meteor.path()
     s = np.linspace(0.0, length, SAMPLES)
@@ -90,8 +98,10 @@ def sightings(meteor: Meteor, stations: Sequence[Station], min_elevation: float 
                                   station.latitude, station.longitude)
         _az, el = azel_from_enu(enu)
         x, y, front = station.model.enu_to_pixel(enu)
-        visible = front & station.model.in_image(x, y, margin=1.0) & (el >= min_elevation)
-        index = np.flatnonzero(visible)
+        seen_here = front & station.model.in_image(x, y, margin=1.0) & (el >= min_elevation)
+        if visible is not None:
+            seen_here &= visible(x, y)
+        index = np.flatnonzero(seen_here)
         if index.size < 2:
             continue
         first, last = index[0], index[-1]
