@@ -140,3 +140,30 @@ def test_imports_trigger_an_update_and_the_schedule_runs(db) -> None:
     assert db.coincidence_updater is None
     with pytest.raises(ValueError, match="interval"):
         CoincidenceUpdater(db, interval=0)
+
+
+def test_the_browse_page_reads_coincidences_with_its_own_encoding(make_server, node_db) -> None:  # noqa: F811
+    from urllib.parse import urljoin
+
+    import requests
+
+    from tests.test_server_browse import api_paths, encode_like_the_page, script_of
+
+    stored = fill(node_db)
+    node_db.update_coincidences()
+    base = make_server().base_url()
+    page = requests.get(base, timeout=30)
+    script = script_of(page.text)
+    paths = api_paths(script)
+    assert paths["coincidences"] == "coincidences/"
+    assert 'id="tab-groups"' in page.text and "createElementNS(SVG_NS" in script
+    assert "w3.org" not in script  # the SVG namespace is read from the page, not spelled out
+    ids = [e.event_id.hex for s in stored for e in s.events][:5]
+    answer = requests.get(urljoin(base, paths["coincidences"] + encode_like_the_page(
+        {"event_ids": ids, "limit": len(ids)})), timeout=30)
+    assert answer.status_code == 200
+    groups = answer.json()["coincidences"]
+    assert {m["event_id"] for g in groups for m in g["members"]} >= set(ids)
+    listing = requests.get(urljoin(base, paths["coincidences"] + encode_like_the_page(
+        {"limit": 24, "skip": 0})), timeout=30).json()
+    assert listing["count"] == 3 and all(g["trajectory"]["ok"] for g in listing["coincidences"])
