@@ -118,6 +118,10 @@ def run(backend: str = "sqlite", factor: int = 1, seed: int = 42) -> dict:
         simulated, multi = _add_meteors(db, cameras, night_ms + 19 * 3600 * 1000,
                                         METEORS_PER_NIGHT * factor, rng, next_ids["event"])
         datagen._reset_sequences(db.engine)
+        with db.engine.begin() as connection:  # fresh statistics, as the data set has
+            connection.exec_driver_sql("ANALYZE")
+        import meteorpi_trajectory.network  # noqa: F401  (not timing the import of numpy)
+
         began = time.perf_counter()
         first = db.update_coincidences()
         first_s = time.perf_counter() - began
