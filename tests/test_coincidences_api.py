@@ -99,6 +99,23 @@ def test_the_route_set_and_the_openapi_document(db_url: str, tmp_path) -> None:
         assert http.get("/coincidences/" + encode_search({})).status_code == 404
 
 
+def test_the_wsgi_app_runs_the_updater_when_configured(db_url: str, tmp_path) -> None:
+    store = str(tmp_path / "files")
+    quiet = create_app({"MPI_DB": db_url, "MPI_FILE_STORE": store}).extensions["meteorpi"]
+    assert quiet.coincidence_updater is None
+    quiet.db.close()
+    meteor_app = create_app({"MPI_DB": db_url, "MPI_FILE_STORE": store,
+                             "MPI_COINCIDENCE_SECONDS": 3600,
+                             "MPI_COINCIDENCE_WINDOW_MS": 1500}).extensions["meteorpi"]
+    updater = meteor_app.coincidence_updater
+    try:
+        assert meteor_app.db.coincidence_updater is updater
+        assert (updater.interval, updater.window) == (3600, 1.5)
+    finally:
+        updater.stop()
+        meteor_app.db.close()
+
+
 def test_cli_update_options_and_errors(cli: Cli, node_db) -> None:  # noqa: F811
     fill(node_db)
     assert as_json(cli("--json", "coincidences", "update", "--all"))["created"] == 3

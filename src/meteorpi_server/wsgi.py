@@ -78,7 +78,7 @@ def create_meteor_app(config: Mapping[str, Any] | str | os.PathLike | None = Non
     if "coincidences" in routes:
         coincidences_api.add_routes(meteor_app)
     service_api.add_routes(meteor_app)
-    coincidences_api.start_updater(meteor_app)
+    meteor_app.coincidence_updater = coincidences_api.start_updater(meteor_app)
     return meteor_app
 
 
