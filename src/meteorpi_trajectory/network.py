@@ -8,6 +8,7 @@ the maths. An event here is any object with the attributes the data layer reads:
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
 from meteorpi_trajectory.grouping import Candidate, FieldOverlap, View, find_groups
@@ -24,8 +25,14 @@ def camera_model(event: Any, numbers: Mapping[str, float] | None = None) -> Came
         return None
     width, height = sensor_size(event.sensor, numbers.get("meteorpi:width"),
                                 numbers.get("meteorpi:height"))
-    return CameraModel(event.orientationaltitude, event.orientationazimuth,
-                       event.orientationrotation, event.widthoffield, width, height)
+    return _model(event.orientationaltitude, event.orientationazimuth, event.orientationrotation,
+                  event.widthoffield, width, height)
+
+
+@lru_cache(maxsize=4096)
+def _model(*fields: float) -> CameraModel:
+    """One model per pointing: its axes are computed once."""
+    return CameraModel(*fields)
 
 
 #: a pair of sightings agrees when its two-station path lies within these heights (km)

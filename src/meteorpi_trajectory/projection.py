@@ -95,6 +95,12 @@ class CameraModel:
 
     def axes(self) -> Any:
         """Rows: the image's right, up and boresight directions as ENU unit vectors."""
+        cached = self.__dict__.get("_axes")
+        if cached is None:
+            cached = self.__dict__["_axes"] = self._compute_axes()  # frozen: set once, directly
+        return cached
+
+    def _compute_axes(self) -> Any:
         np, _ = libraries()
         boresight = enu_from_azel(self.azimuth, self.altitude)
         zenith = np.array([0.0, 0.0, 1.0])
