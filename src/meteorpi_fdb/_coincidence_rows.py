@@ -128,33 +128,41 @@ def delete_groups(connection: Connection, internal_ids: Sequence[int]) -> None:
         connection.execute(delete(_C).where(_C.c.internalid.in_(batch)))
 
 
-def insert_group(connection: Connection, key: str, members: Sequence[Any], now_ms: int,
-                 trajectory: dict[str, Any] | None) -> int:
-    """Store a group (``members``: rows of :func:`events_between`) and its trajectory."""
-    times = [m.eventtime for m in members]
-    internal_id = connection.execute(insert(_C).values(
-        groupid=uuid.uuid4().hex, groupkey=key, firsttime=min(times), lasttime=max(times),
-        computed=now_ms, stations=len({m.cameraid for m in members}))).inserted_primary_key[0]
-    connection.execute(insert(_M), [{"coincidence": internal_id, "eventid": m.internalid}
-                                    for m in members])
-    if trajectory is not None:
-        write_trajectory(connection, internal_id, trajectory)
-    return internal_id
+def insert_groups(connection: Connection, groups: Sequence[tuple[str, Sequence[Any], dict | None]],
+                  now_ms: int) -> None:
+    """Store new groups (``(key, members, trajectory)``; members are rows of
+    :func:`events_between`) with a few multi-row statements."""
+    if not groups:
+        return
+    connection.execute(insert(_C), [{
+        "groupid": uuid.uuid4().hex, "groupkey": key,
+        "firsttime": min(m.eventtime for m in members), "lasttime": max(m.eventtime for m in members),
+        "computed": now_ms, "stations": len({m.cameraid for m in members})}
+        for key, members, _trajectory in groups])
+    ids: dict[str, int] = {}
+    for batch in _batches([key for key, _m, _t in groups]):
+        ids.update(connection.execute(select(_C.c.groupkey, _C.c.internalid)
+                                      .where(_C.c.groupkey.in_(batch))).all())
+    connection.execute(insert(_M), [{"coincidence": ids[key], "eventid": m.internalid}
+                                    for key, members, _t in groups for m in members])
+    write_trajectories(connection, [(ids[key], t) for key, _m, t in groups if t is not None])
 
 
-def write_trajectory(connection: Connection, group: int, trajectory: dict[str, Any]) -> None:
-    connection.execute(delete(_T).where(_T.c.coincidence == group))
-    values = {"coincidence": group, "ok": trajectory["ok"], "reason": trajectory.get("reason"),
-              "stations": trajectory.get("stations", 0)}
-    for column, (section, key) in TRAJECTORY_COLUMNS.items():
-        source = trajectory.get(section) if section else trajectory
-        values[column] = None if source is None else source.get(key)
-    connection.execute(insert(_T).values(**values))
-
-
-def stored_trajectory(connection: Connection, group: int) -> dict[str, Any] | None:
-    row = connection.execute(select(_T).where(_T.c.coincidence == group)).first()
-    return None if row is None else trajectory_from_row(row)
+def write_trajectories(connection: Connection, solutions: Sequence[tuple[int, dict[str, Any]]]) -> None:
+    """Replace the trajectories of groups (``(internal id, wire dict)``)."""
+    if not solutions:
+        return
+    for batch in _batches([group for group, _t in solutions]):
+        connection.execute(delete(_T).where(_T.c.coincidence.in_(batch)))
+    rows = []
+    for group, trajectory in solutions:
+        values = {"coincidence": group, "ok": trajectory["ok"], "reason": trajectory.get("reason"),
+                  "stations": trajectory.get("stations", 0)}
+        for column, (section, key) in TRAJECTORY_COLUMNS.items():
+            source = trajectory.get(section) if section else trajectory
+            values[column] = None if source is None else source.get(key)
+        rows.append(values)
+    connection.execute(insert(_T), rows)
 
 
 def trajectory_from_row(row: Any) -> dict[str, Any]:

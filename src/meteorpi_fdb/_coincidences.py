@@ -135,15 +135,15 @@ class CoincidencesMixin:
             wanted = {_group_key(g): (g, s) for g, s in zip(groups, solutions)}
             stale = [internal for key, internal in existing.items() if key not in wanted]
             rows.delete_groups(connection, stale)
-            counts["removed"] = len(stale)
-            for key, (members, solution) in wanted.items():
-                if key in existing:
-                    counts["kept"] += 1
-                    if rows.stored_trajectory(connection, existing[key]) != solution:
-                        rows.write_trajectory(connection, existing[key], solution)
-                else:
-                    rows.insert_group(connection, key, members, now, solution)
-                    counts["created"] += 1
+            kept = {key: existing[key] for key in wanted if key in existing}
+            stored = rows.trajectories_of(connection, list(kept.values()))
+            rows.write_trajectories(connection, [
+                (internal, wanted[key][1]) for key, internal in kept.items()
+                if stored.get(internal) != wanted[key][1]])
+            rows.insert_groups(connection, [(key, members, solution)
+                                            for key, (members, solution) in wanted.items()
+                                            if key not in existing], now)
+            counts.update(removed=len(stale), kept=len(kept), created=len(wanted) - len(kept))
         return counts
 
     @staticmethod
