@@ -178,3 +178,29 @@ def test_deleting_events_with_a_rolled_back_status_leaves_no_broken_group(db, ne
     assert counts["removed"] == 1 and counts["created"] == 1
     (group,) = all_groups(db)
     assert sorted(m.camera_id for m in group.members) == CAMERAS[1:] and group.trajectory.ok
+
+
+def test_concurrent_runs_over_the_same_events_create_each_group_once(db, network, make_db) -> None:
+    import threading
+
+    simulated_night(db, network, meteors=5, noise=5)
+    others = [make_db() for _ in range(3)]
+    start = threading.Barrier(len(others))
+    errors: list[BaseException] = []
+
+    def run(each) -> None:
+        start.wait()
+        try:
+            each.update_coincidences(everything=True)
+        except BaseException as error:  # reported below, in the test's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(each,)) for each in others]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    groups = all_groups(db)
+    assert len(groups) == 5 and len({g.group_id for g in groups}) == 5
+    assert db.update_coincidences(everything=True)["created"] == 0
