@@ -3,7 +3,6 @@ import-triggered updater, on every backend."""
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from datetime import timedelta
@@ -39,7 +38,6 @@ def test_api_client_and_cli_agree(make_server, cli: Cli, node_db) -> None:  # no
     counts = as_json(cli("--json", "coincidences", "update"))
     assert counts["created"] == counts["solved"] == len(METEORS)
     server = make_server()
-    server.db.file_store_path  # the server shares the node's database
     local = node_db.search_coincidences(model.CoincidenceSearch(limit=0))
     with MeteorClient(server.base_url()) as client:
         remote = client.search_coincidences(model.CoincidenceSearch(limit=0))

@@ -18,7 +18,7 @@ All positions are WGS84 via pymap3d; the maths is in ECEF metres.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
@@ -63,7 +63,6 @@ class Trajectory:
     residual_m: float | None = None
     quality: float | None = None
     length_km: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The wire form (``meteorpi_model.TrajectoryResult`` takes the same dict)."""
@@ -75,6 +74,7 @@ class Trajectory:
 
 
 def refused(reason: str, stations: int = 0, convergence: float | None = None) -> Trajectory:
+    """A refusal: no trajectory, and why."""
     return Trajectory(False, reason, stations, None if convergence is None else round(convergence, 3))
 
 
@@ -99,7 +99,7 @@ def solve(observations: Sequence[Observation], when: datetime,
                            f"so its plane is undefined", n)
         sites.append(site), begins.append(b), ends.append(e), normals.append(normal / norm)
     sites, begins, ends, normals = map(np.array, (sites, begins, ends, normals))
-    convergence = _max_convergence(np, normals)
+    convergence = _max_convergence(normals)
     if convergence < min_convergence_deg:
         return refused(f"the stations' planes are nearly parallel (convergence angle "
                        f"{convergence:.2f} degrees, below {min_convergence_deg:g})", n, convergence)
@@ -110,8 +110,8 @@ def solve(observations: Sequence[Observation], when: datetime,
     rows = np.vstack([normals, direction])
     rhs = np.concatenate([np.einsum("ij,ij->i", normals, sites), [direction @ sites.mean(axis=0)]])
     point = np.linalg.lstsq(rows, rhs, rcond=None)[0]
-    begin_s = np.array([_along(np, point, direction, s, b) for s, b in zip(sites, begins)])
-    end_s = np.array([_along(np, point, direction, s, e) for s, e in zip(sites, ends)])
+    begin_s = np.array([_along(point, direction, s, b) for s, b in zip(sites, begins)])
+    end_s = np.array([_along(point, direction, s, e) for s, e in zip(sites, ends)])
     if np.any(np.isnan(begin_s)) or np.any(np.isnan(end_s)):
         return refused("a sight line is parallel to the solved path", n, convergence)
     if np.sum(end_s - begin_s) < 0:  # fly from the begin points to the end points
@@ -144,7 +144,7 @@ def solve(observations: Sequence[Observation], when: datetime,
         length_km=round(float(np.linalg.norm(last - first)) / 1000, 3))
 
 
-def _max_convergence(np: Any, normals: Any) -> float:
+def _max_convergence(normals: Any) -> float:
     best = 0.0
     for i in range(len(normals)):
         for j in range(i + 1, len(normals)):
@@ -153,7 +153,7 @@ def _max_convergence(np: Any, normals: Any) -> float:
     return best
 
 
-def _along(np: Any, point: Any, direction: Any, site: Any, ray: Any) -> float:
+def _along(point: Any, direction: Any, site: Any, ray: Any) -> float:
     """Distance along the path (from ``point``) of its closest approach to a sight line."""
     w = point - site
     b = float(direction @ ray)
