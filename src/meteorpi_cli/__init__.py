@@ -82,12 +82,12 @@ def _utc_formatter() -> logging.Formatter:
 
 
 def _register_commands() -> None:
-    from meteorpi_cli import (cameras, db, demo, export, fsck, hwm, prune, register, search,
-                              serve, users)
+    from meteorpi_cli import (cameras, coincidences, db, demo, export, fsck, hwm, prune, register,
+                              search, serve, users)
 
     for command in (serve.serve, demo.demo, users.user, cameras.camera, hwm.hwm,
                     register.register, search.search, export.export, db.db, fsck.fsck,
-                    prune.prune):
+                    prune.prune, coincidences.coincidences):
         main.add_command(command)
 
 

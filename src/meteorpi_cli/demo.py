@@ -27,7 +27,8 @@ RENDER_THREADS = 4
 
 def fill_node(db, network: DemoNetwork, admin_user: str, admin_password: str,
               advance: Callable[[int], None] = lambda n: None) -> dict[str, Any]:
-    """Store ``network`` in ``db`` and create the admin user; return the network's summary.
+    """Store ``network`` in ``db``, create the admin user and find its coincidences; return the
+    network's summary.
 
     Each camera's status blocks, files and events are stored in time order (so the high water
     mark only ever advances). Images are rendered on a few threads ahead of the writes.
@@ -52,6 +53,8 @@ def fill_node(db, network: DemoNetwork, admin_user: str, admin_password: str,
         shutil.rmtree(staging, ignore_errors=True)
     db.create_or_update_user(admin_user, admin_password, ADMIN_ROLES)
     summary = network.summary()
+    # The multi-station meteors, found as the server finds them (see docs/coincidences.md).
+    summary["coincidences"] = db.update_coincidences()["groups"]
     summary["content_bytes"] = stored_bytes
     return summary
 
@@ -110,7 +113,12 @@ def run_demo(db, seed: int, cameras: int, nights: int, start: datetime | None,
              admin_user: str, admin_password: str | None) -> dict[str, Any]:
     """Plan and store a demo network with a progress bar; the summary plus the admin login."""
     sky_images.require_pillow()  # before anything is written
-    network = plan_network(seed, cameras, nights, start.date() if start else DEFAULT_START)
+    from meteorpi_trajectory import MissingExtraError
+
+    try:
+        network = plan_network(seed, cameras, nights, start.date() if start else DEFAULT_START)
+    except MissingExtraError as error:
+        raise click.ClickException(f"the demo network needs the trajectory extra: {error}") from error
     password = admin_password or secrets.token_urlsafe(12)
     with progress(transient=True) as bar:
         task = bar.add_task("Simulating the camera network", total=total_items(network))
@@ -131,6 +139,8 @@ def print_summary(summary: dict[str, Any]) -> None:
               f"{summary['files']} files ({summary['event_files']} with events, "
               f"{summary['standalone_files']} stand-alone), "
               f"{summary['content_bytes'] / 1e6:.1f} MB")
+    out.print(f"  {summary['multi_station_events']} events of meteors that several cameras saw; "
+              f"{_plural(summary['coincidences'], 'coincidence')} found")
     out.print(f"  from {format_time(summary['first_time'])} to {format_time(summary['last_time'])}")
     for camera_id, counts in summary["per_camera"].items():
         out.print(f"  {camera_id}  {counts['site']}: {counts['events']} events, {counts['files']} files")

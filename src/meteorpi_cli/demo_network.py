@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Callable
 
 import meteorpi_model as model
-from meteorpi_cli import sky_images
+from meteorpi_cli import demo_meteors, sky_images
 from meteorpi_cli.sky_images import HEIGHT, WIDTH
 
 EVENT_TYPE = "meteorpi:meteor"
@@ -74,6 +74,8 @@ class DemoEvent:
     meta: list[model.Meta]
     files: list[DemoFile]
     contents: Callable[[], list[bytes]]
+    #: index (within its night) of the simulated meteor other cameras saw too, if any
+    shared: int | None = None
 
     def render(self) -> list[bytes]:
         """The content of each of ``files``, in order."""
@@ -127,6 +129,7 @@ class DemoNetwork:
             "by_semantic_type": dict(sorted(Counter(
                 f.semantic_type for f in event_files + standalone).items())),
             "by_shower": dict(sorted(showers.items())),
+            "multi_station_events": sum(1 for e in events if e.shared is not None),
             "per_camera": {c.camera_id: {"site": c.site.name, "events": len(c.events),
                                          "files": len(c.files) + sum(len(e.files) for e in c.events)}
                            for c in self.cameras},
@@ -147,11 +150,24 @@ def plan_network(seed: int = 1, cameras: int = 4, nights: int = 3,
     planned = []
     for index, site in enumerate(sites):
         camera_id = RASPBERRY_PI_OUI + f"{rng.getrandbits(24):06x}"
-        camera = DemoCamera(camera_id, site, _statuses(rng, camera_id, site, start, nights, index))
-        for night in range(nights):
-            _plan_night(camera, seed, start + timedelta(days=night))
-        planned.append(camera)
+        planned.append(DemoCamera(camera_id, site,
+                                  _statuses(rng, camera_id, site, start, nights, index)))
+    sharing = [c for c in planned if c.site.slug in demo_meteors.UK_SITES]
+    for night in range(nights):
+        evening = start + timedelta(days=night)
+        shared = _shared_meteors(seed, evening, sharing) if len(sharing) >= 2 else {}
+        for camera in planned:
+            _plan_night(camera, seed, evening, shared.get(camera.camera_id, []))
     return DemoNetwork(seed, start, nights, planned)
+
+
+def _shared_meteors(seed: int, evening: date,
+                    cameras: list[DemoCamera]) -> dict[str, list[demo_meteors.SharedSighting]]:
+    midnight = _dark_hours(cameras[0].site, evening)[0] + timedelta(hours=2)
+    rates = _rates(midnight)
+    expected = 2.0 + 0.6 * rates["PER"]
+    return demo_meteors.plan_shared(seed, evening, cameras, expected, rates,
+                                    lambda camera: _dark_hours(camera.site, evening))
 
 
 # -- camera status ----------------------------------------------------------------------
@@ -166,6 +182,8 @@ def _statuses(rng: random.Random, camera_id: str, site: Site, start: date, night
                               gps=True, error=round(rng.uniform(3, 12), 1))
     azimuth = round(rng.uniform(0, 359), 1)
     altitude = round(rng.uniform(45, 70), 1)
+    if site.slug in demo_meteors.UK_SITES:  # aimed at the sky the UK cameras share
+        azimuth, altitude = demo_meteors.aim(location.latitude, location.longitude)
     horizon = _horizon(rng)
     first = model.CameraStatus(
         lens=LENSES[index % len(LENSES)], sensor=SENSORS[index % len(SENSORS)],
@@ -201,14 +219,26 @@ def _horizon(rng: random.Random) -> list[tuple[int, int]]:
 
 # -- nights -----------------------------------------------------------------------------
 
-def _plan_night(camera: DemoCamera, seed: int, evening: date) -> None:
-    rng = random.Random(f"{seed}:{camera.camera_id}:{evening.isoformat()}")
-    site = camera.site
-    # Dark hours centred on local solar midnight; shorter the further north in summer.
+def _dark_hours(site: Site, evening: date) -> tuple[datetime, datetime]:
+    """Dusk and dawn: centred on local solar midnight; shorter the further north in summer."""
     midnight = datetime.combine(evening + timedelta(days=1), time(0), timezone.utc) \
         - timedelta(hours=site.longitude / 15)
     half_night = timedelta(hours=min(5.0, max(2.5, 5.5 - (site.latitude - 35) * 0.12)))
-    dusk, dawn = midnight - half_night, midnight + half_night
+    return midnight - half_night, midnight + half_night
+
+
+def _rates(midnight: datetime) -> dict[str, float]:
+    """Meteors per hour of each shower on the night of ``midnight``."""
+    return {"PER": 10 * math.exp(-(((midnight - PERSEID_PEAK) / timedelta(days=1)) / 1.5) ** 2),
+            "KCG": 0.6, "SPO": 4.0}
+
+
+def _plan_night(camera: DemoCamera, seed: int, evening: date,
+                shared: list[demo_meteors.SharedSighting]) -> None:
+    rng = random.Random(f"{seed}:{camera.camera_id}:{evening.isoformat()}")
+    dusk, dawn = _dark_hours(camera.site, evening)
+    midnight = dusk + (dawn - dusk) / 2
+    half_night = (dawn - dusk) / 2
     clarity = rng.choice((1.0, 0.95, 0.9, 0.8, 0.6, 0.3)) * rng.uniform(0.9, 1.0)
     regions = _regions_at(camera, dusk)
     hours = []
@@ -218,8 +248,7 @@ def _plan_night(camera: DemoCamera, seed: int, evening: date) -> None:
         hours.append(hourly)
         camera.files.append(_sky_clarity_file(seed, camera, hour, hourly, regions))
         hour += timedelta(hours=1)
-    rates = {"PER": 10 * math.exp(-(((midnight - PERSEID_PEAK) / timedelta(days=1)) / 1.5) ** 2),
-             "KCG": 0.6, "SPO": 4.0}
+    rates = _rates(midnight)
     expected = sum(rates.values()) * clarity * (half_night / timedelta(hours=4))
     count = _poisson(rng, expected)
     # Meteor rates rise towards dawn: density growing linearly through the night.
@@ -228,6 +257,9 @@ def _plan_night(camera: DemoCamera, seed: int, evening: date) -> None:
     for event_time in times:
         shower = rng.choices(SHOWERS, weights=[rates[s] for s in SHOWERS])[0]
         night_events.append(_event(seed, camera, event_time, shower, clarity, regions, rng))
+    for seen in shared:  # meteors that other cameras saw too
+        night_events.append(_shared_event(seed, camera, seen, clarity, rng))
+    night_events.sort(key=lambda e: e.time)
     camera.events.extend(night_events)
     mean_clarity = round(sum(hours) / len(hours), 1) if hours else 0.0
     camera.files.append(_summary_file(camera, evening, model.to_utc(dawn), night_events, mean_clarity))
@@ -243,15 +275,31 @@ def _event(seed: int, camera: DemoCamera, event_time: datetime, shower: str, cla
            regions, rng: random.Random) -> DemoEvent:
     duration = round(rng.uniform(0.2, 1.0) if shower == "PER" else rng.uniform(0.3, 2.0), 3)
     magnitude = round(max(-6.0, 4.5 - rng.expovariate(0.79)), 1)
-    peak_brightness = int(min(255, max(80, 120 + (4.5 - magnitude) * 30)))
     speed = rng.uniform(250, 400) if shower == "PER" else rng.uniform(100, 250)
     start = (rng.randrange(40, WIDTH - 40), rng.randrange(30, 380))
     angle = rng.uniform(0, 2 * math.pi)
     length = 40 + duration * speed
     end = (int(min(WIDTH - 5, max(5, start[0] + length * math.cos(angle)))),
            int(min(400, max(5, start[1] + length * math.sin(angle)))))
+    return _render_event(seed, camera, event_time, shower, clarity, regions, rng, start, end,
+                         duration, magnitude)
+
+
+def _shared_event(seed: int, camera: DemoCamera, seen: demo_meteors.SharedSighting,
+                  clarity: float, rng: random.Random) -> DemoEvent:
+    event = _render_event(seed, camera, seen.time, seen.shower, clarity,
+                          _regions_at(camera, seen.time), rng, seen.start, seen.end,
+                          max(seen.duration, 0.04), seen.magnitude)
+    event.shared = seen.meteor
+    return event
+
+
+def _render_event(seed: int, camera: DemoCamera, event_time: datetime, shower: str,
+                  clarity: float, regions, rng: random.Random, start: tuple[int, int],
+                  end: tuple[int, int], duration: float, magnitude: float) -> DemoEvent:
+    peak_brightness = int(min(255, max(80, 120 + (4.5 - magnitude) * 30)))
     frames = max(3, round(duration * FRAME_RATE))
-    stamp = event_time.strftime("%Y%m%d_%H%M%S")
+    stamp = event_time.strftime("%Y%m%d_%H%M%S_%f")[:-3]
     caption = f"{camera.camera_id}  {_stamp(event_time)}"
     frame_seed = f"{seed}:{camera.camera_id}:{event_time.isoformat()}"
 

@@ -25,6 +25,7 @@ def example_urls(base_url: str, camera_ids: list[str]) -> list[tuple[str, str]]:
         ("latest 10 events", f"{base}/events/{encode_search(model.EventSearch(limit=10))}"),
         ("events of 1 s or longer", f"{base}/events/" + encode_search(model.EventSearch(
             meta_constraints=[model.MetaConstraint("greater", "meteorpi:duration", 1.0)], limit=10))),
+        ("multi-station meteors", f"{base}/coincidences/{encode_search(model.CoincidenceSearch(limit=10))}"),
         ("sky-clarity snapshots", f"{base}/files/" + encode_search(
             model.FileRecordSearch(semantic_type="meteorpi:sky_clarity", limit=10))),
     ]
@@ -56,6 +57,20 @@ def _start_housekeeper(db) -> Any:
     return Housekeeper(db, policy).start()
 
 
+def _start_coincidences(db, every: float) -> Any:
+    """The scheduled coincidence updater, or None (off, or the extra is missing: said so)."""
+    if every <= 0:
+        return None
+    from meteorpi_fdb.coincidence_updater import CoincidenceUpdater
+    from meteorpi_trajectory import MissingExtraError
+
+    try:
+        return CoincidenceUpdater(db, every).start()
+    except MissingExtraError as error:
+        click.echo(f"Not updating coincidences: {error}")
+        return None
+
+
 def _stop_on_sigterm() -> None:
     """Shut down cleanly (as on Ctrl-C) when a service manager sends SIGTERM."""
 
@@ -79,10 +94,13 @@ def _stop_on_sigterm() -> None:
               help="Nights in the demo network.")
 @click.option("--export", "run_exporter", is_flag=True,
               help="Also run the exporter's scheduler (replication to other nodes).")
+@click.option("--coincidences-every", default=300.0, show_default=True, type=click.FloatRange(0),
+              metavar="SECONDS", help="Find multi-station meteors among new events this often, "
+                                      "and soon after imports (0: never).")
 @click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 256),
               help="Threads serving requests.")
 def serve(host: str, port: int, fill_demo: bool, demo_cameras: int, demo_nights: int,
-          run_exporter: bool, threads: int) -> None:
+          run_exporter: bool, coincidences_every: float, threads: int) -> None:
     """Serve the node's HTTP API until interrupted.
 
     Uses the embedded database in --data-dir (or --db). Server settings (MPI_MAX_PAGE_SIZE,
@@ -104,6 +122,7 @@ def serve(host: str, port: int, fill_demo: bool, demo_cameras: int, demo_nights:
             print_summary(run_demo(server.db, 1, demo_cameras, demo_nights, None, "admin", None))
     exporter = _start_exporter(server.db) if run_exporter else None
     housekeeper = _start_housekeeper(server.db)
+    updater = _start_coincidences(server.db, coincidences_every)
     click.echo(f"Serving MeteorPi on {server.base_url()}  (Ctrl-C to stop)")
     for what, url in example_urls(server.base_url(), server.db.get_cameras()):
         click.echo(f"  {what}: {url}")
@@ -115,4 +134,6 @@ def serve(host: str, port: int, fill_demo: bool, demo_cameras: int, demo_nights:
             exporter.stop(wait=False)
         if housekeeper is not None:
             housekeeper.stop(wait=False)
+        if updater is not None:
+            updater.stop(timeout=5)
         click.echo("Stopped.")

@@ -35,7 +35,7 @@ DOWNLOAD_CHUNK_SIZE = 64 * 1024
 _UNSAFE_NAME = re.compile(r"[^\w.\-]+")
 
 
-def encode_search(search: model.EventSearch | model.FileRecordSearch) -> str:
+def encode_search(search: model.EventSearch | model.FileRecordSearch | model.CoincidenceSearch) -> str:
     """A search as the 2015 client sent it: compact JSON, URL-encoded twice."""
     text = json.dumps(search.as_dict(), separators=(",", ":"))
     return quote_plus(quote_plus(text))
@@ -120,6 +120,20 @@ class MeteorClient:
         answer = self._get_json(f"/files/{encode_search(search)}")
         return {"count": answer["count"],
                 "files": [model.FileRecord.from_dict(f) for f in answer["files"]]}
+
+    def search_coincidences(self, search: model.CoincidenceSearch | None = None) -> dict[str, Any]:
+        """One page of multi-station meteors: ``{"count": N, "coincidences": [Coincidence, ...]}``."""
+        search = search if search is not None else model.CoincidenceSearch()
+        answer = self._get_json(f"/coincidences/{encode_search(search)}")
+        return {"count": answer["count"],
+                "coincidences": [model.Coincidence.from_dict(c) for c in answer["coincidences"]]}
+
+    def iter_coincidences(self, search: model.CoincidenceSearch | None = None,
+                          page_size: int | None = None) -> Iterator[model.Coincidence]:
+        """Every coincidence matching ``search`` from its ``skip`` on (see :meth:`iter_events`)."""
+        yield from self._iterate(self.search_coincidences, "coincidences",
+                                 search if search is not None else model.CoincidenceSearch(),
+                                 page_size)
 
     def iter_events(self, search: model.EventSearch | None = None,
                     page_size: int | None = None) -> Iterator[model.Event]:

@@ -237,6 +237,7 @@ class RecordsMixin:
             return self._raced_import(error, schema.t_event, "eventid", event.event_id)
         self.generators.cache_clear("file")
         self.generators.cache_clear("event")
+        self._events_arrived()
         logger.info("Imported event %s from user %s", event.event_id.hex, user_id)
         return internal_id
 

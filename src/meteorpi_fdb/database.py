@@ -4,9 +4,9 @@ The class is assembled from mixins, one per area, so that each module stays smal
 ``_status`` (camera status, high water mark), ``_records`` (files, events, search, import),
 ``_batch`` (batch registration and import), ``_store_check`` (orphans: report, restore),
 ``_users`` (users and roles), ``_export`` (export configurations and the export queue),
-``_grants`` (which cameras a user may write for) and ``_pending`` (uploads awaiting records).
-``_users`` (users and roles), ``_export`` (export configurations and the export queue),
-``_housekeeping`` (pruning under a retention policy) and ``_storage`` (disk usage).
+``_grants`` (which cameras a user may write for), ``_pending`` (uploads awaiting records),
+``_housekeeping`` (pruning under a retention policy), ``_storage`` (disk usage), ``_wire``
+(search pages as JSON bytes for the HTTP API) and ``_coincidences`` (multi-station meteors).
 This module holds what they share: the engine, transactions, the file store, the caches and
 the installation id.
 """
@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, delete
 
 from meteorpi_fdb import _changes, migrate, schema
 from meteorpi_fdb._batch import BatchMixin
+from meteorpi_fdb._coincidences import CoincidencesMixin
 from meteorpi_fdb._export import ExportMixin
 from meteorpi_fdb._export_batches import ExportBatchMixin
 from meteorpi_fdb._export_settings import ExportSettingsMixin
@@ -55,7 +56,8 @@ def default_installation_id() -> str:
 
 class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, UsersMixin, ExportMixin,
                      ExportBatchMixin, ExportSettingsMixin, ImportBatchMixin, ReplicationDigestMixin,
-                     GrantsMixin, PendingUploadsMixin, WireMixin, HousekeepingMixin, StorageMixin):
+                     GrantsMixin, PendingUploadsMixin, WireMixin, HousekeepingMixin, StorageMixin,
+                     CoincidencesMixin):
     """A single MeteorPi relational database and file store.
 
     :ivar db_path: the database location as given

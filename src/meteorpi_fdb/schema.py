@@ -317,4 +317,51 @@ t_fileexport = _export_queue("t_fileexport", "fileid", "t_file")
 t_eventimport = _import_log("t_eventimport", "eventid", "t_event")
 t_fileimport = _import_log("t_fileimport", "fileid", "t_file")
 
+# -- multi-station meteors (migration 0005) ---------------------------------------------------
+
+t_coincidence = Table(
+    "t_coincidence",
+    metadata,
+    _internal_id(),
+    Column("groupid", String(ID_LENGTH), nullable=False, unique=True),
+    # md5 of the sorted member event ids: the same members are the same group on every run
+    Column("groupkey", String(ID_LENGTH), nullable=False, unique=True),
+    Column("firsttime", BigInteger, nullable=False),
+    Column("lasttime", BigInteger, nullable=False),
+    Column("computed", BigInteger, nullable=False),
+    Column("stations", Integer, nullable=False),
+    Index(None, "firsttime", "internalid"),
+)
+
+t_coincidencemember = Table(
+    "t_coincidencemember",
+    metadata,
+    Column("coincidence", Integer, _cascade("t_coincidence.internalid"), primary_key=True),
+    Column("eventid", Integer, _cascade("t_event.internalid"), primary_key=True),
+    Index(None, "eventid", unique=True),  # an event belongs to one group at most
+)
+
+t_trajectory = Table(
+    "t_trajectory",
+    metadata,
+    Column("coincidence", Integer, _cascade("t_coincidence.internalid"), primary_key=True),
+    Column("ok", Boolean, nullable=False),
+    Column("reason", String(NAME_LENGTH)),
+    Column("stations", Integer, nullable=False),
+    *(Column(name, Double) for name in (
+        "convergence", "beginlat", "beginlon", "beginheight", "endlat", "endlon", "endheight",
+        "radiantra", "radiantdec", "radiantaz", "radiantel", "speed", "residual", "quality",
+        "length")),
+)
+
+#: progress of incremental coincidence runs: the highest event internal id already considered
+t_coincidencestate = Table(
+    "t_coincidencestate",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("lastevent", Integer, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+)
+
+
 ALL_TABLES = tuple(metadata.sorted_tables)

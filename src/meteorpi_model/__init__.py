@@ -5,6 +5,8 @@ names the field. See SPEC section 3 for the wire format.
 """
 
 from ._check import MAX_CAMERA_ID_LENGTH, MAX_STRING_LENGTH
+from ._coincidence import (Coincidence, CoincidenceMember, CoincidenceSearch,
+                           TrajectoryResult)
 from ._entities import CameraStatus, Event, FileRecord, User
 from ._md5 import get_md5_hash
 from ._search import EventSearch, ExportConfiguration, FileRecordSearch
@@ -14,6 +16,9 @@ from ._values import Location, Meta, MetaConstraint, NSString, Orientation, pars
 
 __all__ = [
     "CameraStatus",
+    "Coincidence",
+    "CoincidenceMember",
+    "CoincidenceSearch",
     "Event",
     "EventSearch",
     "ExportConfiguration",
@@ -26,6 +31,7 @@ __all__ = [
     "MetaConstraint",
     "NSString",
     "Orientation",
+    "TrajectoryResult",
     "User",
     "get_day_and_offset",
     "get_md5_hash",

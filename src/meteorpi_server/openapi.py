@@ -1,6 +1,7 @@
 """The OpenAPI 3 description of the whole HTTP API, served at ``/openapi.json``.
 
-:data:`DOCUMENT` describes every route set (query, admin, import, browse, service);
+:data:`DOCUMENT` describes every route set (query, admin, import, browse, coincidences,
+service);
 :func:`document_for` narrows it to the routes an app actually serves.
 """
 
@@ -263,6 +264,17 @@ SERVICE_PATHS: dict[str, Any] = {
         "200": _ok("The OpenAPI document", {"type": "object"})}, errors=())},
 }
 
+COINCIDENCE_PATHS: dict[str, Any] = {
+    "/coincidences/{search}": {"get": _op(
+        "searchCoincidences", "coincidences",
+        "Search multi-station meteors (groups of events and their trajectories), newest first", {
+            "200": _ok("A page of coincidences and the size of the whole result",
+                       obj({"coincidences": {"type": "array", "items": ref("Coincidence")},
+                            "count": {"type": "integer", "minimum": 0}},
+                           ("coincidences", "count")))},
+        [_search_param("CoincidenceSearch")])},
+}
+
 HTML_PAGE = {"200": {"description": "The browse page: HTML that reads the query routes",
                      "content": {"text/html": {"schema": {"type": "string"}}}}}
 
@@ -277,7 +289,7 @@ DOCUMENT: dict[str, Any] = {
     "info": {"title": "MeteorPi", "version": "2.0.0",
              "description": "Search, download, administer and replicate meteor camera data. "
                             "Every error is answered with JSON {\"message\": ...}."},
-    "paths": {**QUERY_PATHS, **ADMIN_PATHS, **IMPORT_PATHS, **IMPORT_V2_PATHS, **BROWSE_PATHS,
+    "paths": {**QUERY_PATHS, **ADMIN_PATHS, **IMPORT_PATHS, **IMPORT_V2_PATHS, **BROWSE_PATHS, **COINCIDENCE_PATHS,
               **SERVICE_PATHS},
     "components": {
         "schemas": SCHEMAS,

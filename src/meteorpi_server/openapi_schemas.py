@@ -53,6 +53,38 @@ def _search(kind_fields: dict[str, Any]) -> dict[str, Any]:
     }, description="Every criterion given must hold; bounds are checked (lat_max >= lat_min, ...).")
 
 
+_NUMBER = {"type": "number"}
+_POINT = obj({"lat": _NUMBER, "lon": _NUMBER, "height_km": _NUMBER}, ("lat", "lon", "height_km"))
+COINCIDENCE_SCHEMAS: dict[str, Any] = {
+    "CoincidenceSearch": obj({
+        "after": MILLIS, "before": MILLIS,
+        "camera_ids": {"type": "array", "items": CAMERA_ID, "minItems": 1},
+        "event_ids": {"type": "array", "items": UUID, "minItems": 1, "maxItems": 500},
+        "min_stations": {"type": "integer", "minimum": 2, "maximum": 1000},
+        "solved": {"type": "boolean"},
+        "limit": {"type": "integer", "minimum": 0,
+                  "description": "page size; 0 or above the server's maximum means the maximum"},
+        "skip": {"type": "integer", "minimum": 0}},
+        description="Every criterion given must hold: first member time within after..before, "
+                    "a member from camera_ids / among event_ids, at least min_stations cameras, "
+                    "with (solved true) or without a solved trajectory."),
+    "Trajectory": obj({
+        "ok": {"type": "boolean"}, "reason": {"type": "string"},
+        "stations": {"type": "integer", "minimum": 0},
+        "convergence_deg": _NUMBER, "begin": _POINT, "end": _POINT,
+        "radiant": obj({"ra": _NUMBER, "dec": _NUMBER, "az": _NUMBER, "el": _NUMBER},
+                       ("ra", "dec", "az", "el")),
+        "speed_km_s": _NUMBER, "residual_m": _NUMBER, "quality": _NUMBER, "length_km": _NUMBER},
+        ("ok",), description="A straight-line trajectory by intersecting planes, or a refusal "
+                             "(ok false) with its reason."),
+    "Coincidence": obj({
+        "group_id": UUID, "time": MILLIS, "computed": MILLIS,
+        "members": {"type": "array", "items": obj(
+            {"event_id": UUID, "camera_id": CAMERA_ID, "event_time": MILLIS},
+            ("event_id", "camera_id", "event_time"))},
+        "trajectory": ref("Trajectory")}, ("group_id", "time", "computed", "members")),
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": obj({"message": {"type": "string"}, "entity_id": {"type": "string"}},
                  ("message",), additional=True),
@@ -131,6 +163,7 @@ SCHEMAS: dict[str, Any] = {
         "verify_hours": {"type": "integer", "minimum": 1},
         "last_verified": {**MILLIS, "readOnly": True},
     }),
+    **COINCIDENCE_SCHEMAS,
     "ImportState": obj({
         "state": {"type": "string", "enum": ["complete", "need_status", "need_file_data",
                                              "continue", "continue-nocache", "failed"]},

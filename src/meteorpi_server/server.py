@@ -102,8 +102,9 @@ class MeteorServer:
 
     @staticmethod
     def add_all_routes(meteor_app: MeteorApp) -> None:
-        """Add the query, admin, import, browse (/) and service (/health, /openapi.json) routes."""
-        from meteorpi_server import admin_api, browse, query_api, service_api
+        """Add the query, admin, import, browse (/), coincidences and service (/health,
+        /openapi.json) routes."""
+        from meteorpi_server import admin_api, browse, coincidences_api, query_api, service_api
 
         query_api.add_routes(meteor_app)
         admin_api.add_routes(meteor_app)
@@ -111,6 +112,7 @@ class MeteorServer:
         if importer is not None:
             importer.add_routes(meteor_app)
         browse.add_routes(meteor_app)
+        coincidences_api.add_routes(meteor_app)
         service_api.add_routes(meteor_app)
 
     def base_url(self) -> str:

@@ -15,6 +15,7 @@ from typing import Any, Mapping, NamedTuple
 
 ROUTE_SETS = ("query", "admin", "import", "browse")
 CONTENT_OFFLOAD_MODES = ("", "x-accel-redirect", "x-sendfile")
+ROUTE_SETS = ("query", "admin", "import", "browse", "coincidences")
 
 
 class Setting(NamedTuple):
@@ -35,7 +36,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MPI_INSTALLATION_ID", "", "This node's camera id (12 lower-case hex digits); "
             "empty means derived from the MAC address."),
     Setting("MPI_ROUTES", ",".join(ROUTE_SETS), "Comma-separated route sets to serve: any of "
-            "query, admin, import, browse (the HTML page at /, which reads the query routes). "
+            "query, admin, import, browse (the HTML page at /, which reads the query routes), "
+            "coincidences (multi-station meteors). "
             "/health and /openapi.json are always served."),
     Setting("MPI_MAX_PAGE_SIZE", 1000, "Largest page a search returns; a search asking for "
             "limit 0 (no limit) or more gets this many."),
@@ -76,6 +78,11 @@ SETTINGS: tuple[Setting, ...] = (
             "'x-accel-redirect' (nginx) or 'x-sendfile' (Apache, lighttpd); empty = the app sends it."),
     Setting("MPI_CONTENT_OFFLOAD_PREFIX", "/_meteorpi_content/", "With x-accel-redirect: the URI "
             "prefix of nginx's internal location whose alias is MPI_FILE_STORE."),
+    Setting("MPI_COINCIDENCE_SECONDS", 0, "Seconds between scheduled coincidence updates by "
+            "the WSGI app (0 = none; run them from one process only). Each imported event also "
+            "triggers an update soon after. Needs the 'trajectory' extra."),
+    Setting("MPI_COINCIDENCE_WINDOW_MS", 2000, "Largest time difference (ms) between events of "
+            "different cameras that may be one meteor (allows for clock error)."),
     Setting("MPI_LOG_LEVEL", "INFO", "Level of the 'meteorpi' loggers (DEBUG, INFO, WARNING, ...)."),
     # Housekeeping (meteorpi_fdb.housekeeping): read by 'meteorpi serve', 'register' and 'prune'.
     Setting("MPI_RETAIN_NIGHTS", 0, "Nights of data always kept (noon to noon UTC, the current "

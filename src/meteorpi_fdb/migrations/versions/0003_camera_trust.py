@@ -5,7 +5,7 @@ records content uploaded through the import API whose record has not arrived yet
 how many bytes), so that quotas and expiry work across server processes.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-01
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision = '0003'
-down_revision = '0001'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 bounds, verification schedule) in t_exportSettings, beside the 2015 t_exportConfig.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision = '0004'
-down_revision = '0001'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

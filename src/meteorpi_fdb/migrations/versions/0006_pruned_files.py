@@ -1,7 +1,7 @@
 """Pruned files: t_prunedfile marks files whose content housekeeping removed.
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0005
 Create Date: 2026-12-01
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 
 
 revision = '0006'
-down_revision = '0001'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Fast read path: the change counter, covering metadata indexes, time-of-night count indexes.
 
 Revision ID: 0008
-Revises: 0001
+Revises: 0006
 Create Date: 2026-12-01
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0008'
-down_revision = '0001'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
