@@ -53,7 +53,7 @@ def committed(db) -> dict:
     with db.connection() as connection:
         linked = select(schema.t_event_to_file.c.fileid).where(
             schema.t_event_to_file.c.fileid == schema.t_file.c.internalid).exists()
-        files = connection.execute(select(schema.t_file.c.md5, schema.t_file.c.fileid, linked)).all()
+        files = connection.execute(select(schema.t_file.c.md5hex, schema.t_file.c.fileid, linked)).all()
         per_event = connection.execute(
             select(func.count()).select_from(schema.t_event)
             .outerjoin(schema.t_event_to_file, schema.t_event_to_file.c.eventid == schema.t_event.c.internalid)

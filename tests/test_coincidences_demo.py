@@ -36,7 +36,7 @@ def test_shared_meteors_are_drawn_where_the_projection_puts_them() -> None:
 
 def test_the_server_finds_the_demo_meteors_and_their_heights(db) -> None:
     network = plan_network(seed=1, cameras=4, nights=1)
-    summary = fill_node(db, network, "admin", "pw")
+    summary = fill_node(db, network, "admin", "password-1")
     truth = defaultdict(set)  # meteor -> {(camera, time)}
     for camera in network.cameras:
         for event in camera.events:

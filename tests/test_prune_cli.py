@@ -96,7 +96,7 @@ def test_registration_below_the_hard_floor_is_refused_and_writes_nothing(
     # At the high-water mark, old content is pruned first and the batch fits.
     monkeypatch.setenv("MPI_QUOTA_HIGH_WATER", "3000")
     monkeypatch.setenv("MPI_RETAIN_NIGHTS", "14")
-    assert cli("register", str(manifest)).output.startswith("Registered 2 files")
+    assert cli("register", str(manifest)).output.startswith("2 registered")
     assert len(node_db.pruned_file_ids()) >= 1
     assert node_db.search_files(model.FileRecordSearch())["count"] == 8
 

@@ -52,7 +52,7 @@ def fixture_entities(db, tmp_path: Path) -> None:
 
 
 def demo_entities(db) -> None:
-    fill_node(db, plan_network(seed=3, cameras=2, nights=1, start=date(2015, 8, 12)), "admin", "secret")
+    fill_node(db, plan_network(seed=3, cameras=2, nights=1, start=date(2015, 8, 12)), "admin", "password-1")
 
 
 @pytest.mark.parametrize("populate", ["fixtures", "demo"])

@@ -111,8 +111,9 @@ def run(until: str | None) -> None:
     else:
         lines = summary_lines(summary)
         rate = sent.bytes_sent / sent.seconds / 1e6 if sent.seconds else 0.0
-        lines.append(f"Sent {sent.bytes_sent:,} bytes in {sent.requests} requests, "
-                     f"{sent.seconds:.1f} s, {rate:.1f} MB/s")
+        if sent.bytes_sent:
+            lines.append(f"Sent {sent.bytes_sent:,} bytes in {sent.requests} requests, "
+                         f"{sent.seconds:.1f} s, {rate:.1f} MB/s")
         click.echo("\n".join(lines))
     if outcomes["failed"] or outcomes["confused"]:
         click.get_current_context().exit(1)

@@ -115,6 +115,7 @@ def serve(host: str, port: int, fill_demo: bool, demo_cameras: int, demo_nights:
                           settings=load_settings(), address=host, threads=threads)
     click.get_current_context().call_on_close(server.db.close)
     server.bind()  # now, so that a busy port fails early and --port 0 shows its real number
+    _stop_on_sigterm()  # before any background job starts, so a SIGTERM always stops cleanly
     if fill_demo:
         if server.db.get_cameras():
             click.echo("The node already has data; not adding the demo network.")
@@ -126,7 +127,6 @@ def serve(host: str, port: int, fill_demo: bool, demo_cameras: int, demo_nights:
     click.echo(f"Serving MeteorPi on {server.base_url()}  (Ctrl-C to stop)")
     for what, url in example_urls(server.base_url(), server.db.get_cameras()):
         click.echo(f"  {what}: {url}")
-    _stop_on_sigterm()
     try:
         server.start()
     finally:
