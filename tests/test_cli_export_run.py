@@ -45,7 +45,7 @@ def confusing_target() -> Iterator[str]:
 def test_export_run_reports_every_state(cli: Cli, node_db, records, start_node,
                                         target_db_url: str) -> None:
     target = start_node(target_db_url, "c0c0c0c0c0c0")
-    add_import_user(target.db, cameras=(node_db.installation_id,))
+    add_import_user(target.db, cameras=tuple(node_db.get_cameras()))
     with confusing_target() as confusing_url:
         cli("export", "add", "events", "good", "--target-url", target.import_url, "--user", "importer",
             "--meta", "meteorpi:shower", "=", "PER", "--enable", input="import-secret-1\n")

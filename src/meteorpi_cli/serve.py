@@ -116,19 +116,22 @@ def serve(host: str, port: int, fill_demo: bool, demo_cameras: int, demo_nights:
     click.get_current_context().call_on_close(server.db.close)
     server.bind()  # now, so that a busy port fails early and --port 0 shows its real number
     _stop_on_sigterm()  # before any background job starts, so a SIGTERM always stops cleanly
-    if fill_demo:
-        if server.db.get_cameras():
-            click.echo("The node already has data; not adding the demo network.")
-        else:
-            print_summary(run_demo(server.db, 1, demo_cameras, demo_nights, None, "admin", None))
-    exporter = _start_exporter(server.db) if run_exporter else None
-    housekeeper = _start_housekeeper(server.db)
-    updater = _start_coincidences(server.db, coincidences_every)
-    click.echo(f"Serving MeteorPi on {server.base_url()}  (Ctrl-C to stop)")
-    for what, url in example_urls(server.base_url(), server.db.get_cameras()):
-        click.echo(f"  {what}: {url}")
+    exporter = housekeeper = updater = None
     try:
+        if fill_demo:
+            if server.db.get_cameras():
+                click.echo("The node already has data; not adding the demo network.")
+            else:
+                print_summary(run_demo(server.db, 1, demo_cameras, demo_nights, None, "admin", None))
+        exporter = _start_exporter(server.db) if run_exporter else None
+        housekeeper = _start_housekeeper(server.db)
+        updater = _start_coincidences(server.db, coincidences_every)
+        click.echo(f"Serving MeteorPi on {server.base_url()}  (Ctrl-C to stop)")
+        for what, url in example_urls(server.base_url(), server.db.get_cameras()):
+            click.echo(f"  {what}: {url}")
         server.start()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C or SIGTERM while starting: stop as cleanly as when serving
     finally:
         if exporter is not None:
             exporter.stop(wait=False)
