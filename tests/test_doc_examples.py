@@ -196,6 +196,14 @@ def _stop(process: subprocess.Popen) -> None:
         process.stdout.close()
 
 
+def _demo_cameras(data_dir: Path) -> list[str]:
+    """The camera ids of the demo node in ``data_dir``."""
+    from meteorpi_fdb import MeteorDatabase
+
+    with MeteorDatabase(str(data_dir / "meteorpi.db"), str(data_dir / "files")) as db:
+        return db.get_cameras()
+
+
 def _meteorpi(*args: str, stdin: str | None = None) -> None:
     done = subprocess.run([METEORPI, *args], input=stdin, capture_output=True, text=True, env=ENV,
                           timeout=300)
@@ -217,9 +225,12 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
     shutil.copytree(demo, base / "served")
     central = base / "central"
     _meteorpi("--data-dir", str(central), "db", "upgrade")
+    cameras = _demo_cameras(demo)
     for user in IMPORT_USERS:
         _meteorpi("--data-dir", str(central), "user", "add", user, "--role", "import",
                   stdin=PASSWORD + "\n")
+        for camera_id in cameras:  # cameras belong to users: the central node grants them
+            _meteorpi("--data-dir", str(central), "user", "cameras", "grant", user, camera_id)
     started = []
     try:
         for directory in (base / "served", central):
