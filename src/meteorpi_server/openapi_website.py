@@ -52,7 +52,14 @@ def website_paths(op: Any, ok: Any, search_param: Any, path: Any) -> dict[str, A
         "quiet": {"type": "boolean"}, "quiet_for_s": {"type": "number", "nullable": True}},
         ("camera_id", "last_status_change", "last_event", "last_file", "last_import", "high_water_mark",
          "export", "typical_gap_s", "quiet", "quiet_for_s"))
+    metrics = {"200": {"description": "Prometheus text format (OpenMetrics if the Accept header asks for it)",
+                       "content": {"text/plain": {"schema": {"type": "string"}}}}}
     return {
+        "/metrics": {"get": {**op("metrics", "service", "Prometheus metrics: requests by route and status, "
+                                  "latency, import results, export queue, database and store sizes "
+                                  "(MPI_METRICS: off, public, or admin with Basic auth and camera_admin)",
+                                  metrics, errors=("403", "429")),
+                             "security": [{}, {"basicAuth": []}]}},
         "/cameras/health": {"get": op(
             "getCameraHealth", "admin", "Per camera: last status change, event, file and import, high "
             "water mark, export queue on this node, typical gap between events, quiet flag",
