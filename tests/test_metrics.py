@@ -7,13 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 import meteorpi_model as model
 from meteorpi_server.settings import resolve
 from tests.helpers import make_event, make_status, utc
 from tests.replication_helpers import (SOURCE_ID, TARGET_ID, add_import_user, configure_export,  # noqa: F401
-                                       exporter_for, populate, protocol, start_node, target_db_url)
+                                       exporter_for, populate, protocol, start_gunicorn, start_node,
+                                       stop_process, target_db_url)
 from tests.server_helpers import (ADMIN, IMPORTER, USER, Client, add_users,  # noqa: F401
                                   cheap_password_hashing, encode_search, make_server)
 
@@ -132,3 +134,27 @@ def test_import_results_per_protocol(db_url: str, target_db_url: str, start_node
     assert value(found, "meteorpi_imports_total", protocol="v1", result="rejected") == 1
     assert value(found, "meteorpi_imports_total", protocol="v2", result="rejected") == 1
     http.close()
+
+
+def test_gunicorn_workers_add_up_in_multiprocess_mode(db_url: str, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two gunicorn workers, PROMETHEUS_MULTIPROC_DIR set: whichever worker is scraped reports
+    the requests of both."""
+    multiprocess_dir = tmp_path / "prometheus"
+    multiprocess_dir.mkdir()
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(multiprocess_dir))
+    monkeypatch.setenv("MPI_METRICS", "public")
+    process, base_url = start_gunicorn(db_url, str(tmp_path / "files"), workers=2,
+                                       log_path=tmp_path / "gunicorn.log")
+    try:
+        for _ in range(40):  # a new connection each: the requests spread over both workers
+            assert requests.get(f"{base_url}/cameras", timeout=30, headers={"Connection": "close"}).ok
+        workers = {path.stem.rsplit("_", 1)[1] for path in multiprocess_dir.glob("counter_*.db")}
+        assert len(workers) == 2
+        for _ in range(4):
+            answer = requests.get(f"{base_url}/metrics", timeout=30, headers={"Connection": "close"})
+            found = samples(answer.text)
+            assert value(found, "meteorpi_http_requests_total", route="/cameras", method="GET", status="200") == 40
+            assert value(found, "meteorpi_http_request_duration_seconds_count", route="/cameras", method="GET") == 40
+    finally:
+        stop_process(process)
