@@ -4,6 +4,7 @@ HTTP servers (and a real exporter pushing to one)."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 import meteorpi_model as model
 from meteorpi_server.settings import resolve
 from tests.helpers import make_event, make_status, utc
+from tests.test_packaging import run_python, without
 from tests.replication_helpers import (SOURCE_ID, TARGET_ID, add_import_user, configure_export,  # noqa: F401
                                        exporter_for, populate, protocol, start_gunicorn, start_node,
                                        stop_process, target_db_url)
@@ -158,3 +160,23 @@ def test_gunicorn_workers_add_up_in_multiprocess_mode(db_url: str, tmp_path: Pat
             assert value(found, "meteorpi_http_request_duration_seconds_count", route="/cameras", method="GET") == 40
     finally:
         stop_process(process)
+
+
+def test_a_camera_node_without_the_server_extra_serves_the_rest(tmp_path: Path) -> None:
+    """Without prometheus-client and Pillow there is no /metrics and no thumbnail route, and
+    nothing else is missing."""
+    code = without("PIL", "prometheus_client") + textwrap.dedent("""
+        from meteorpi_server import MeteorServer
+        from meteorpi_server.app import MeteorApp
+        from meteorpi_fdb import MeteorDatabase
+        db = MeteorDatabase(sys.argv[1], sys.argv[2], installation_id="aabbccddeeff")
+        app = MeteorApp(db, {"MPI_METRICS": "public"})
+        MeteorServer.add_all_routes(app)
+        print(sorted(rule.rule for rule in app.app.url_map.iter_rules()))
+        db.close()
+    """)
+    result = run_python(code, str(tmp_path / "node.db"), str(tmp_path / "files"))
+    assert result.returncode == 0, result.stderr
+    assert "/metrics" not in result.stdout and "/files/thumbnail" not in result.stdout
+    for rule in ("/activity/events/<anything:search>", "/cameras/health", "/health", "/files/content/<file_id>"):
+        assert repr(rule) in result.stdout
