@@ -32,7 +32,9 @@ def website_paths(op: Any, ok: Any, search_param: Any, path: Any) -> dict[str, A
                 "kind": {"type": "string", "enum": [kind]},
                 "bin": {"type": "string", "enum": ["hour", "night", "day"]},
                 "bins": {"type": "array", "items": activity_bin},
-                "total": {"type": "integer", "minimum": 0}}, ("kind", "bin", "bins", "total")))},
+                "total": {"type": "integer", "minimum": 0}}, ("kind", "bin", "bins", "total"))),
+             "304": {"description": "Not modified: If-None-Match matched the ETag, and nothing was "
+                                    "written to the database since"}},
             [search_param(schema_name), *params])}
 
     binary = {"schema": {"type": "string", "format": "binary"}}
