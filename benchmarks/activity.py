@@ -42,7 +42,7 @@ def _cases(data: Generated) -> list[tuple[str, model.EventSearch, str, str | Non
 def _floor(db: Any, bin_name: str, mean: str | None, where: str, params: dict) -> list:
     size, offset = (3_600_000, 0) if bin_name == "hour" else (DAY_MS, DAY_MS // 2)
     value = ("(SELECT MAX(m.floatvalue) FROM t_eventmeta m WHERE m.eventid = e.internalid "
-             "AND m.metakey = :key)") if mean else "NULL"
+             "AND m.metakey = :key)") if mean else "CAST(NULL AS DOUBLE PRECISION)"
     sql = (f"SELECT e.cameraid, (e.eventtime - {offset}) / {size} AS b, COUNT(*), AVG({value}) "
            f"FROM t_event e WHERE {where} GROUP BY e.cameraid, b ORDER BY b, e.cameraid")
     with db.engine.connect() as connection:
