@@ -123,3 +123,13 @@ def test_conditional_get_until_the_data_changes(client: Client, data, server) ->
     make_event(server.db, utc(2015, 3, 4, 3), INSTALLATION_ID)
     changed = client.get(path, params={"bin": "day"}, headers={"If-None-Match": tag})
     assert changed.status_code == 200 and changed.json()["total"] == len(EVENT_TIMES) + 1
+
+
+def test_a_location_box_applies(client: Client, server, data) -> None:
+    make_status(server.db, "cam-south", utc(2015, 1, 1), latitude=-30.0)
+    make_event(server.db, utc(2015, 3, 3, 22), "cam-south")
+    south = encode_search({"lat_max": -20.0})
+    assert client.get(f"/activity/events/{south}").json()["bins"] == [
+        {"camera_id": "cam-south", "start": ms(utc(2015, 3, 3, 12)), "count": 1, "mean": None}]
+    north = client.get(f"/activity/events/{encode_search({'lat_min': 0.0})}").json()
+    assert north["total"] == len(EVENT_TIMES)

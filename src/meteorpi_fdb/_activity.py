@@ -81,6 +81,10 @@ class ActivityMixin:
             raise ValueError(f"bin must be one of {', '.join(BINS)}, got {str(bin_name)[:40]!r}")
         key = None if mean_key is None else str(model.NSString.coerce(mean_key, "mean"))
         builder = make_builder(search, dialect=self.backend)
+        if all(getattr(search, name) is None for name in ("lat_min", "lat_max", "long_min", "long_max")):
+            # Nothing reads the status table: leave out its join (the builder's first clause).
+            builder.tables = builder.tables.split(",")[0]
+            builder.where_clauses = builder.where_clauses[1:]
         where = " AND ".join(builder.where_clauses) or "1 = 1"
         with self.connection() as connection:
             _check_span(connection, builder.tables, where, builder.sql_args, time_column, bins,
