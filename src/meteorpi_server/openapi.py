@@ -297,13 +297,17 @@ BROWSE_PATHS: dict[str, Any] = {
                                        parameters=[_path("asset", text(), "The file's name")])},
 }
 
+from meteorpi_server.openapi_website import website_paths  # noqa: E402 (uses the helpers above)
+
+WEBSITE_PATHS = website_paths(_op, _ok, _search_param, _path)
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.0.3",
     "info": {"title": "MeteorPi", "version": "2.0.0",
              "description": "Search, download, administer and replicate meteor camera data. "
                             "Every error is answered with JSON {\"message\": ...}."},
     "paths": {**QUERY_PATHS, **ADMIN_PATHS, **IMPORT_PATHS, **IMPORT_V2_PATHS, **BROWSE_PATHS, **COINCIDENCE_PATHS,
-              **SERVICE_PATHS},
+              **SERVICE_PATHS, **WEBSITE_PATHS},
     "components": {
         "schemas": SCHEMAS,
         "securitySchemes": {"basicAuth": {"type": "http", "scheme": "basic"}},
