@@ -35,8 +35,19 @@ def website_paths(op: Any, ok: Any, search_param: Any, path: Any) -> dict[str, A
                 "total": {"type": "integer", "minimum": 0}}, ("kind", "bin", "bins", "total")))},
             [search_param(schema_name), *params])}
 
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    thumbnail = {
+        "200": {"description": "A thumbnail of image content (WebP, or JPEG where Pillow lacks WebP; at "
+                               "most 240 px on the long side), else an SVG icon of the content's kind; "
+                               "Cache-Control: public, max-age=31536000, immutable",
+                "content": {"image/webp": binary, "image/jpeg": binary, "image/svg+xml": binary}},
+        "304": {"description": "Not modified (If-None-Match matched the ETag)"},
+    }
     return {
         "/activity/events/{search}": activity("events", "EventSearch"),
         "/activity/files/{search}": activity("files", "FileRecordSearch"),
+        "/files/thumbnail/{file_id}": {"get": op(
+            "getFileThumbnail", "query", "A small preview of a file (made on first request, then cached)",
+            thumbnail, [path("file_id", UUID)], errors=("400", "404", "410"))},
     }
 
