@@ -13,7 +13,7 @@ from flask import Response, jsonify
 
 from meteorpi_model import CameraStatus, EventSearch, ExportConfiguration, FileRecordSearch, User
 from meteorpi_server import admin_export_settings
-from meteorpi_server import grants_api
+from meteorpi_server import camera_health_api, grants_api
 from meteorpi_server.app import MeteorApp, json_object
 from meteorpi_server.errors import BadRequest
 from meteorpi_server.routing import blueprint, camera_id_param, fields, uuid_param
@@ -158,3 +158,4 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
     admin_export_settings.add_routes(meteor_app, bp, requires_admin)
     meteor_app.app.register_blueprint(bp)
     grants_api.add_routes(meteor_app, url_path)
+    camera_health_api.add_routes(meteor_app, url_path)
