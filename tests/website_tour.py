@@ -67,6 +67,8 @@ def run(directory: Path, stops: list[Stop]) -> list[tuple[Stop, int, int]]:
                 try:
                     if stop.login:
                         page.log_in(stop.login)
+                        cdp = page.page.context.new_cdp_session(page.page)
+                        cdp.send("Network.clearBrowserCache")  # the page's first view, cold
                     page.open(stop.path.format(camera=camera), screenshot=f"tour-{stop.name}")
                     weight, requests = page.transferred(), len(page.finished)
                     if stop.prepare:

@@ -83,7 +83,7 @@ async function showCamera(id, cameras) {
     keyLabel: "night (UTC)", valueLabel: "triggers"}));
   $("chart-clarity").append(barChart(nightPoints(clarity.bins, (b) => b.mean), {
     caption: "Mean sky clarity of " + clarity.total + " sky images", id: "clarity-per-night", unit: " %", max: 100,
-    className: "clarity", keyLabel: "night (UTC)", valueLabel: "mean sky clarity"}));
+    className: "bar-clarity", keyLabel: "night (UTC)", valueLabel: "mean sky clarity"}));
   const nights = new Map();
   for (const b of [...events.bins, ...files.bins]) nights.set(isoDate(b.start), (nights.get(isoDate(b.start)) || 0) + b.count);
   $("chart-calendar").append(calendar(nights, {link: (name) => pageUrl("camera", {id, night: name})}));
