@@ -19,6 +19,7 @@ const CHECKS = ["exclude_events", "exclude_imported"];
 const LIMITS = ["10", "25", "50", "100"];
 let cameras = [];
 let rowCount = 0;
+let generation = 0;
 
 // ---- the form <-> the URL ----
 
@@ -193,9 +194,26 @@ function thumbnailSmall(file) {
   return img;
 }
 
+/** A Python literal of a JSON value (strings as JSON writes them: valid Python too). */
+function pyLiteral(value, indent) {
+  if (value === true) return "True";
+  if (value === false) return "False";
+  if (value === null) return "None";
+  const inner = indent + "    ";
+  if (Array.isArray(value)) {
+    return value.length ? "[\n" + value.map((v) => inner + pyLiteral(v, inner)).join(",\n") + "\n" + indent + "]" : "[]";
+  }
+  if (typeof value === "object") {
+    const entries = Object.entries(value);
+    return entries.length ? "{\n" + entries.map(([k, v]) => inner + JSON.stringify(k) + ": " + pyLiteral(v, inner)).join(",\n")
+      + "\n" + indent + "}" : "{}";
+  }
+  return JSON.stringify(value);
+}
+
 function pythonSnippet(kind, search) {
   const cls = kind === "events" ? "EventSearch" : "FileRecordSearch";
-  const json = JSON.stringify(search, null, 4).replace(/\btrue\b/g, "True").replace(/\bfalse\b/g, "False").replace(/\bnull\b/g, "None");
+  const json = pyLiteral(search, "");
   return "from meteorpi_client import MeteorClient\nfrom meteorpi_model import " + cls + "\n\n"
     + "search = " + cls + ".from_dict(" + json + ")\n"
     + "with MeteorClient(\"" + ROOT.href.replace(/\/$/, "") + "\") as client:\n"
@@ -204,6 +222,7 @@ function pythonSnippet(kind, search) {
 }
 
 async function render() {
+  const mine = ++generation;
   const params = readParams();
   fillForm(params);
   let built;
@@ -224,10 +243,12 @@ async function render() {
   try {
     body = await getJSON(path);
   } catch (error) {
+    if (mine !== generation) return;
     setStatus("status", "The search failed: " + error.message, true);
     $("results").replaceChildren();
     return;
   }
+  if (mine !== generation) return;  // a newer search was started meanwhile
   const items = body[kind] || [];
   const first = search.skip;
   $("result-count").textContent = body.count === 1 ? "1 " + kind.slice(0, -1) : body.count + " " + kind;
