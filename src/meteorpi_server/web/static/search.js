@@ -231,9 +231,11 @@ async function render() {
   } catch (error) {
     if (!(error instanceof InputError)) throw error;
     setStatus("status", error.message, true);
+    $("results").setAttribute("aria-busy", "false");
     return;
   }
   const {kind, search, page, limit} = built;
+  $("results").setAttribute("aria-busy", "true");
   const path = searchPath(kind + "/", search);
   $("api-link").href = apiUrl(path);
   $("curl").textContent = "curl '" + apiUrl(path) + "'";
@@ -246,6 +248,7 @@ async function render() {
     if (mine !== generation) return;
     setStatus("status", "The search failed: " + error.message, true);
     $("results").replaceChildren();
+    $("results").setAttribute("aria-busy", "false");
     return;
   }
   if (mine !== generation) return;  // a newer search was started meanwhile
@@ -261,6 +264,7 @@ async function render() {
   $("page-info").textContent = "page " + page + " of " + Math.max(1, Math.ceil(body.count / limit));
   $("prev").disabled = page <= 1;
   $("next").disabled = first + items.length >= body.count;
+  $("results").setAttribute("aria-busy", "false");
 }
 
 function goToPage(delta) {
