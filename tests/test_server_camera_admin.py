@@ -133,3 +133,18 @@ def test_camera_admin_routes_need_the_role(admin: Client, server, method: str, p
         assert response.status_code == 403
     assert server.db.get_camera_status(camera_id=INSTALLATION_ID).inst_name != "x"
     assert server.db.get_high_water_mark(INSTALLATION_ID) == utc(2015, 1, 1)
+
+
+def test_get_previews_a_rollback(admin: Client, server, tmp_path) -> None:
+    make_status(server.db, INSTALLATION_ID, utc(2015, 1, 1))
+    make_file(server.db, tmp_path, utc(2015, 1, 3))
+    server.db.set_high_water_mark(utc(2015, 1, 5), INSTALLATION_ID)
+    body = admin.get(HWM, params={"time": ms(utc(2014, 12, 31))}).json()
+    assert body["rollback"] == {"camera_id": INSTALLATION_ID, "mark": ms(utc(2015, 1, 5)),
+                                "time": ms(utc(2014, 12, 31)), "events": 0, "files": 1, "statuses": 1}
+    assert "rollback" not in admin.get(HWM, params={"time": ms(utc(2015, 1, 4))}).json()
+    for bad in ("soon", "1.5", "9" * 30):
+        response = admin.get(HWM, params={"time": bad})
+        assert response.status_code == 400 and "time" in response.json()["message"]
+    assert admin.get(HWM, params={"other": 1}).status_code == 400
+    assert server.db.get_high_water_mark(INSTALLATION_ID) == utc(2015, 1, 5)

@@ -5,7 +5,8 @@
   ``regions``, and ``location`` / ``orientation`` key by key), valid from ``valid_from``
   (default now) - validated as ``meteorpi camera set`` validates it
   (:func:`meteorpi_model.status_with_changes`). The 2015 ``POST`` route is left as it was.
-- ``GET`` / ``PUT /cameras/<camera_id>/hwm``: read or move the high water mark.
+- ``GET`` / ``PUT /cameras/<camera_id>/hwm``: read or move the high water mark; ``GET`` with
+  ``?time=<ms>`` also says what moving it there would delete (``rollback``), to warn first.
 
 A change that would move the mark back over data (events, files or status blocks later than
 the new time) is refused with 409 and what it would delete, unless the body says
@@ -17,12 +18,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, jsonify, request
 
 import meteorpi_model as model
 from meteorpi_server.app import MeteorApp, json_object
 from meteorpi_server.errors import BadRequest, Conflict
-from meteorpi_server.routing import blueprint, camera_id_param, fields
+from meteorpi_server.routing import blueprint, camera_id_param, fields, int_param
 
 #: Status fields a PATCH may change.
 STATUS_FIELDS = ("lens", "sensor", "inst_name", "inst_url", "software_version", "regions",
@@ -45,21 +46,35 @@ def _time(body: dict[str, Any], name: str) -> datetime | None:
     return None if value is None else model.milliseconds_to_utc_datetime(value, name)
 
 
+def _rollback(db: Any, camera_id: str, time: datetime) -> dict[str, Any] | None:
+    """What moving the mark back to ``time`` would delete (times in ms), or None."""
+    preview = db.rollback_preview(camera_id, time)
+    if preview is None:
+        return None
+    return {**preview, "mark": _ms(preview["mark"]), "time": _ms(preview["time"])}
+
+
 def check_rollback(db: Any, camera_id: str, time: datetime, confirmed: bool) -> None:
     """409 with ``rollback`` (what would be deleted) when moving ``camera_id``'s mark back to
     ``time`` would delete data and the caller has not confirmed it."""
-    preview = db.rollback_preview(camera_id, time)
-    if preview is None or confirmed:
+    rollback = None if confirmed else _rollback(db, camera_id, time)
+    if rollback is None:
         return
-    rollback = {**preview, "mark": _ms(preview["mark"]), "time": _ms(preview["time"])}
-    raise Conflict(f"Moving the high water mark of {camera_id} back deletes {preview['events']} "
-                   f"events, {preview['files']} files and {preview['statuses']} status blocks; "
+    raise Conflict(f"Moving the high water mark of {camera_id} back deletes {rollback['events']} "
+                   f"events, {rollback['files']} files and {rollback['statuses']} status blocks; "
                    "send confirm_rollback: true to do it", rollback=rollback)
 
 
-def _mark(db: Any, camera_id: str) -> Response:
+def _mark(db: Any, camera_id: str, time: datetime | None = None) -> Response:
+    """The mark; with ``time``, also the ``rollback`` that moving it there would be (if any)."""
+    body: dict[str, Any] = {"camera_id": camera_id}
     mark = _ms(db.get_high_water_mark(camera_id))
-    return jsonify({"camera_id": camera_id, **({} if mark is None else {"high_water_mark": mark})})
+    if mark is not None:
+        body["high_water_mark"] = mark
+    rollback = None if time is None else _rollback(db, camera_id, time)
+    if rollback is not None:
+        body["rollback"] = rollback
+    return jsonify(body)
 
 
 def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
@@ -85,7 +100,11 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
     @bp.get("/cameras/<camera_id>/hwm")
     @requires_admin
     def get_high_water_mark(camera_id: str) -> Response:
-        return _mark(db, camera_id_param(camera_id))
+        query = fields(request.args.to_dict(), "query", optional=("time",))
+        time = None
+        if "time" in query:
+            time = model.milliseconds_to_utc_datetime(int_param(query["time"], "time"), "time")
+        return _mark(db, camera_id_param(camera_id), time)
 
     @bp.put("/cameras/<camera_id>/hwm")
     @requires_admin

@@ -194,8 +194,12 @@ ADMIN_PATHS["/export/{config_id}/settings"] = {
 }
 
 # The admin pages' routes (camera_admin_api, account_api, export_queue_api).
+ROLLBACK = obj({"camera_id": CAMERA_ID, "mark": MILLIS, "time": MILLIS,
+                **{name: {"type": "integer", "minimum": 0} for name in ("events", "files", "statuses")}},
+               ("camera_id", "mark", "time", "events", "files", "statuses"),
+               description="What moving the mark back to 'time' deletes")
 _MARK = _ok("The camera's high water mark (absent when it has none)",
-            obj({"camera_id": CAMERA_ID, "high_water_mark": MILLIS}, ("camera_id",)))
+            obj({"camera_id": CAMERA_ID, "high_water_mark": MILLIS, "rollback": ROLLBACK}, ("camera_id",)))
 QUEUE = obj({"config_id": UUID, "enabled": {"type": "boolean"},
              "failure_count": {"type": "integer", "minimum": 0},
              **{name: {"type": "integer", "minimum": 0}
@@ -221,8 +225,11 @@ QUERY_PATHS["/cameras/{camera_id}/status"]["patch"] = _op(
               "valid_from": MILLIS, "confirm_rollback": {"type": "boolean"}}),
     auth=True, errors=("400", "409", "413"))
 ADMIN_PATHS["/cameras/{camera_id}/hwm"] = {
-    "get": _op("getHighWaterMark", "admin", "A camera's high water mark", {"200": _MARK},
-               [CAMERA], auth=True, errors=("400",)),
+    "get": _op("getHighWaterMark", "admin", "A camera's high water mark; with time, what moving "
+               "it back there would delete", {"200": _MARK},
+               [CAMERA, {"name": "time", "in": "query", "required": False, "schema": MILLIS,
+                         "description": "a new mark to preview (rollback is present if it deletes data)"}],
+               auth=True, errors=("400",)),
     "put": _op("setHighWaterMark", "admin",
                "Move a camera's high water mark; moving it back deletes later data (confirm it)",
                {"200": _MARK}, [CAMERA],
