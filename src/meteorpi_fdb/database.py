@@ -6,7 +6,8 @@ The class is assembled from mixins, one per area, so that each module stays smal
 ``_users`` (users and roles), ``_export`` (export configurations and the export queue),
 ``_grants`` (which cameras a user may write for), ``_pending`` (uploads awaiting records),
 ``_housekeeping`` (pruning under a retention policy), ``_storage`` (disk usage), ``_wire``
-(search pages as JSON bytes for the HTTP API) and ``_coincidences`` (multi-station meteors).
+(search pages as JSON bytes for the HTTP API), ``_coincidences`` (multi-station meteors) and
+``_activity`` (counts per camera and time bin).
 This module holds what they share: the engine, transactions, the file store, the caches and
 the installation id.
 """
@@ -23,6 +24,7 @@ from typing import Iterator
 from sqlalchemy import Connection, Engine, delete
 
 from meteorpi_fdb import _changes, migrate, schema
+from meteorpi_fdb._activity import ActivityMixin
 from meteorpi_fdb._batch import BatchMixin
 from meteorpi_fdb._coincidences import CoincidencesMixin
 from meteorpi_fdb._export import ExportMixin
@@ -59,7 +61,7 @@ def default_installation_id() -> str:
 class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, UsersMixin, ExportMixin,
                      ExportBatchMixin, ExportSettingsMixin, ImportBatchMixin, ReplicationDigestMixin,
                      GrantsMixin, PendingUploadsMixin, WireMixin, HousekeepingMixin, StorageMixin,
-                     CoincidencesMixin, ExportQueueMixin, RollbackMixin):
+                     CoincidencesMixin, ActivityMixin, ExportQueueMixin, RollbackMixin):
     """A single MeteorPi relational database and file store.
 
     :ivar db_path: the database location as given

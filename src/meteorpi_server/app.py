@@ -40,7 +40,7 @@ class MeteorApp:
     def __init__(self, db: Any, settings: Mapping[str, Any] | None = None) -> None:
         self.db = db
         self.settings = resolve(settings)
-        self.app = Flask("meteorpi_server", static_folder=None)  # browse.py serves its own page
+        self.app = Flask("meteorpi_server", static_folder=None)  # website.py serves the pages
         self.app.config.update(self.settings)
         self.app.config["MAX_CONTENT_LENGTH"] = self.settings["MPI_MAX_UPLOAD_BYTES"]
         self.app.json.sort_keys = False

@@ -334,14 +334,31 @@ COINCIDENCE_PATHS: dict[str, Any] = {
         [_search_param("CoincidenceSearch")])},
 }
 
-HTML_PAGE = {"200": {"description": "The browse page: HTML that reads the query routes",
-                     "content": {"text/html": {"schema": {"type": "string"}}}}}
+HTML_PAGE = {"200": {"description": "A page of the website: HTML whose scripts read the API",
+                     "content": {"text/html": {"schema": {"type": "string"}}}},
+             "304": {"description": "Not modified (If-None-Match matched the ETag)"}}
+TO_GALLERY = {"302": {"description": "Redirect to the website's gallery (web/), query kept"}}
+ASSET = {"200": {"description": "A script, the style sheet or an icon of the website",
+                 "content": {"*/*": {"schema": {"type": "string"}}}},
+         "304": {"description": "Not modified (If-None-Match matched the ETag)"}}
+
 
 BROWSE_PATHS: dict[str, Any] = {
-    "/": {"get": _op("browse", "browse", "A read-only page for people: cameras, events, sky "
-                     "images", HTML_PAGE, errors=())},
-    "/browse": {"get": _op("browseNamed", "browse", "The same page as /", HTML_PAGE, errors=())},
+    "/": {"get": _op("browse", "browse", "Redirect to the website's gallery", TO_GALLERY, errors=())},
+    "/browse": {"get": _op("browseNamed", "browse", "The same as /", TO_GALLERY, errors=())},
+    "/web/": {"get": _op("webGallery", "browse", "The website's gallery: cameras, events, "
+                         "sky images", HTML_PAGE, errors=())},
+    "/web/{page}": {"get": _op("webPage", "browse", "A page of the website (search, camera, "
+                               "health, login, ...)", HTML_PAGE, errors=("404",),
+                               parameters=[_path("page", text(), "The page's name")])},
+    "/web/static/{asset}": {"get": _op("webAsset", "browse", "A script, the style sheet or an "
+                                       "icon of the website", ASSET, errors=("404",),
+                                       parameters=[_path("asset", text(), "The file's name")])},
 }
+
+from meteorpi_server.openapi_website import website_paths  # noqa: E402 (uses the helpers above)
+
+WEBSITE_PATHS = website_paths(_op, _ok, _search_param, _path)
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.0.3",
@@ -349,7 +366,7 @@ DOCUMENT: dict[str, Any] = {
              "description": "Search, download, administer and replicate meteor camera data. "
                             "Every error is answered with JSON {\"message\": ...}."},
     "paths": {**QUERY_PATHS, **ADMIN_PATHS, **IMPORT_PATHS, **IMPORT_V2_PATHS, **BROWSE_PATHS, **COINCIDENCE_PATHS,
-              **SERVICE_PATHS},
+              **SERVICE_PATHS, **WEBSITE_PATHS},
     "components": {
         "schemas": SCHEMAS,
         "securitySchemes": {"basicAuth": {"type": "http", "scheme": "basic"}},

@@ -86,7 +86,8 @@ def gone(file_id: uuid.UUID, pruned: datetime) -> Response:
 
 
 def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
-    """Add the search and retrieval routes (SPEC section 7) to ``meteor_app`` under ``url_path``."""
+    """Add the search and retrieval routes (SPEC section 7) to ``meteor_app`` under ``url_path``,
+    with the activity counts (``activity_api``)."""
     db = meteor_app.db
     cache = ResultCache(meteor_app.settings["MPI_SEARCH_CACHE_BYTES"])
     meteor_app.app.url_map.converters["anything"] = AnythingConverter
@@ -161,3 +162,6 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
         return response
 
     meteor_app.app.register_blueprint(bp)
+    from meteorpi_server import activity_api
+
+    activity_api.add_routes(meteor_app, url_path)

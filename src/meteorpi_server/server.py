@@ -102,16 +102,16 @@ class MeteorServer:
 
     @staticmethod
     def add_all_routes(meteor_app: MeteorApp) -> None:
-        """Add the query, admin, import, browse (/), coincidences and service (/health,
+        """Add the query, admin, import, browse (the website), coincidences and service (/health,
         /openapi.json) routes."""
-        from meteorpi_server import admin_api, browse, coincidences_api, query_api, service_api
+        from meteorpi_server import admin_api, coincidences_api, query_api, service_api, website
 
         query_api.add_routes(meteor_app)
         admin_api.add_routes(meteor_app)
         importer = optional_importer_api()
         if importer is not None:
             importer.add_routes(meteor_app)
-        browse.add_routes(meteor_app)
+        website.add_routes(meteor_app)
         coincidences_api.add_routes(meteor_app)
         service_api.add_routes(meteor_app)
 

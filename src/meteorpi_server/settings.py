@@ -36,7 +36,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MPI_INSTALLATION_ID", "", "This node's camera id (12 lower-case hex digits); "
             "empty means derived from the MAC address."),
     Setting("MPI_ROUTES", ",".join(ROUTE_SETS), "Comma-separated route sets to serve: any of "
-            "query, admin, import, browse (the HTML page at /, which reads the query routes), "
+            "query, admin, import, browse (the website at /web/, which reads the query and admin routes), "
             "coincidences (multi-station meteors). "
             "/health and /openapi.json are always served."),
     Setting("MPI_MAX_PAGE_SIZE", 1000, "Largest page a search returns; a search asking for "

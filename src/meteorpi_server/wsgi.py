@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from meteorpi_server import admin_api, browse, coincidences_api, query_api, service_api
+from meteorpi_server import admin_api, coincidences_api, query_api, service_api, website
 from meteorpi_server.app import MeteorApp
 from meteorpi_server.routing import optional_importer_api
 from meteorpi_server.settings import SETTINGS, Setting, load_settings, route_sets
@@ -75,7 +75,7 @@ def create_meteor_app(config: Mapping[str, Any] | str | os.PathLike | None = Non
         else:
             importer.add_routes(meteor_app)
     if "browse" in routes:
-        browse.add_routes(meteor_app)
+        website.add_routes(meteor_app)
     if "coincidences" in routes:
         coincidences_api.add_routes(meteor_app)
     service_api.add_routes(meteor_app)
