@@ -11,6 +11,7 @@ from typing import Any, Iterator
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 import meteorpi_model as model
 from tests import backends
@@ -20,6 +21,11 @@ from tests.browser_helpers import (ADMIN, PHONE, VIEWER, CheckedPage, DemoSite, 
 ADMIN_PAGES = ["users", "camera-status", "hwm", "exports", "password"]
 ADMIN_ONLY = ["users", "camera-status", "hwm", "exports"]
 IMPORTER = ("node-importer", "importer-password")
+#: the form controls of a page's content without an accessible name (label, aria-label or text)
+UNNAMED_CONTROLS = """() => [...document.querySelectorAll(
+    '#content input, #content select, #content textarea, #content button')]
+  .filter((e) => !e.labels?.length && !e.getAttribute('aria-label') && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+  .map((e) => e.id || e.outerHTML.slice(0, 80))"""
 #: one admin API route behind each admin-only page, for checking that the API refuses it too
 API_OF_PAGE = {"users": ("GET", "users"), "camera-status": ("PATCH", "cameras/{camera}/status"),
                "hwm": ("GET", "cameras/{camera}/hwm"), "exports": ("GET", "export")}
@@ -57,6 +63,11 @@ def log_in(page: CheckedPage, account: tuple[str, str], next_page: str = "passwo
     page.settle()
 
 
+def wait_status(page: Any, prefix: str) -> None:
+    """Wait until the page's status line starts with ``prefix`` (its answer to the last action)."""
+    expect(page.locator("#status")).to_have_text(re.compile("^" + re.escape(prefix)))
+
+
 def api(site: DemoSite, method: str, path: str, auth: tuple[str, str] | None = ADMIN, **kwargs: Any) -> requests.Response:
     return requests.request(method, site.url + path, auth=auth, timeout=30, **kwargs)
 
@@ -80,16 +91,14 @@ def test_each_admin_page_loads_clean(browser: Any, demo_site: DemoSite) -> None:
                 assert page.page.locator("#content").is_visible(), name
                 assert page.page.locator("#status.error").count() == 0, (name, page.page.inner_text("#status"))
                 assert page.page.locator("nav.site a[aria-current=page]").inner_text() != ""
-            page.open("web/camera-status", screenshot=f"admin-camera-status")
+            page.open("web/camera-status", screenshot="admin-camera-status")
             page.page.wait_for_selector("#sky-overlay")  # the regions over the sky image
             assert page.page.locator("img.sky-image").evaluate("img => img.naturalWidth") > 0
             assert page.page.locator("#sky-overlay .region polygon").count() >= 1
             # every form control of every admin page has an accessible name
             for name in ADMIN_PAGES:
                 page.open(f"web/{name}", screenshot=f"admin-{name}")
-                unnamed = page.page.evaluate("""() => [...document.querySelectorAll('#content input, #content select,
-                    #content textarea, #content button')].filter(e => !e.labels?.length && !e.getAttribute('aria-label')
-                    && !(e.tagName === 'BUTTON' && e.textContent.trim())).map(e => e.id || e.outerHTML.slice(0, 80))""")
+                unnamed = page.page.evaluate(UNNAMED_CONTROLS)
                 assert unnamed == [], (name, unnamed)
             page.assert_clean()
         finally:
@@ -123,7 +132,7 @@ def test_each_role_sees_exactly_its_pages(browser: Any, admin_site: DemoSite) ->
             page.open(f"web/{name}", screenshot=f"role-anonymous-{name}")
             assert page.page.locator("#content").is_hidden() and "Log in" in page.page.inner_text("#denied")
             assert admin_links(page) == []
-            assert not page.requested(r"/(users|export|login|cameras/[^/]+/hwm)(\?|$|/)")
+            assert not page.requested("^" + re.escape(admin_site.url) + r"(users|export|login|cameras/[^/]+/hwm)(\?|$|/)")
         # An import-only account (another node) may not log in to the website at all.
         page.open("web/login")
         page.page.get_by_label("User").fill(IMPORTER[0])
@@ -141,7 +150,7 @@ def test_an_admin_edits_a_camera_status_in_the_page(admin_page: CheckedPage, adm
     camera = admin_site.cameras[1]
     before = api(admin_site, "GET", f"cameras/{camera}/status").json()["status"]
     page = admin_page.page
-    admin_log_in(page, ADMIN)
+    log_in(admin_page, ADMIN)
     admin_page.open(f"web/camera-status?camera={camera}", screenshot="camera-status-edit")
     page.wait_for_selector("#sky-overlay .region")
     page.get_by_label("Lens").fill("Fujinon 2.8mm f/1.2")
@@ -152,11 +161,11 @@ def test_an_admin_edits_a_camera_status_in_the_page(admin_page: CheckedPage, adm
     overlay = page.locator("#sky-overlay")
     box = overlay.bounding_box()
     for fx, fy in ((0.1, 0.1), (0.3, 0.1), (0.2, 0.3)):
-        page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+        overlay.click(position={"x": fx * box["width"], "y": fy * box["height"]})
     regions_in_page = page.evaluate("JSON.parse(document.getElementById('f-regions').value)")
     assert len(regions_in_page) == len(before["regions"]) + 1 and len(regions_in_page[-1]) == 3
     page.get_by_role("button", name="Save new status block").click()
-    page.wait_for_function("document.getElementById('status').textContent.startsWith('Saved')")
+    wait_status(page, "Saved")
     admin_page.screenshot("camera-status-saved")
     after = api(admin_site, "GET", f"cameras/{camera}/status").json()["status"]
     assert after["status_id"] != before["status_id"]
@@ -179,7 +188,7 @@ def test_the_hwm_page_warns_before_a_rollback(admin_page: CheckedPage, admin_sit
     oldest = db.search_events(model.EventSearch(camera_ids=[camera], limit=0))["events"][-1].event_time
     back = oldest.replace(microsecond=0)  # at or before the camera's first event: a rollback over data
     page = admin_page.page
-    admin_log_in(page, ADMIN)
+    log_in(admin_page, ADMIN)
     admin_page.open(f"web/hwm?camera={camera}", screenshot="hwm")
     page.get_by_label("Camera").select_option(camera)
     page.get_by_label("New mark (UTC)").fill(back.strftime("%Y-%m-%d %H:%M:%S"))
@@ -194,7 +203,7 @@ def test_the_hwm_page_warns_before_a_rollback(admin_page: CheckedPage, admin_sit
     assert page.get_by_role("button", name="Roll back and delete").is_disabled()
     page.get_by_label("I understand: delete this data").check()
     page.get_by_role("button", name="Roll back and delete").click()
-    page.wait_for_function("document.getElementById('status').textContent.startsWith('High water mark')")
+    wait_status(page, "High water mark")
     assert db.get_high_water_mark(camera) == back
     assert db.search_events(model.EventSearch(camera_ids=[camera], after=back))["count"] == 0
     row = page.locator(f"#marks tr[data-camera='{camera}']").inner_text()
@@ -212,19 +221,19 @@ def test_an_export_re_run_from_the_page_requeues(admin_page: CheckedPage, admin_
     db.record_export_failure(config.config_id)
     db.defer_export_tasks(config.config_id, 3600)
     page = admin_page.page
-    admin_log_in(page, ADMIN)
+    log_in(admin_page, ADMIN)
     admin_page.open("web/exports", screenshot="exports")
     row = page.locator(f"#exports tr[data-config='{config.config_id.hex}']")
     assert row.locator(".queue-deferred").inner_text() == str(queued)
     assert "failing" in row.locator(".queue-state").inner_text()
     row.get_by_role("button", name="Re-run to central").click()
-    page.wait_for_function("document.getElementById('status').textContent.startsWith('Re-ran')")
+    wait_status(page, "Re-ran")
     queue = api(admin_site, "GET", f"export/{config.config_id.hex}/queue").json()["queue"]
     assert (queue["due"], queue["deferred"], queue["failure_count"]) == (queued, 0, 0)
     row = page.locator(f"#exports tr[data-config='{config.config_id.hex}']")
     assert row.locator(".queue-due").inner_text() == str(queued)
     row.get_by_role("button", name="Disable to central").click()
-    page.wait_for_function("document.getElementById('status').textContent.startsWith('Disabled')")
+    wait_status(page, "Disabled")
     assert db.get_export_configuration(config.config_id).enabled is False
     assert db.get_export_configuration(config.config_id).password == "target-password"
     admin_page.assert_clean()
@@ -232,7 +241,7 @@ def test_an_export_re_run_from_the_page_requeues(admin_page: CheckedPage, admin_
 
 def test_users_roles_grants_and_own_password_in_the_pages(admin_page: CheckedPage, admin_site: DemoSite) -> None:
     page = admin_page.page
-    admin_log_in(page, ADMIN)
+    log_in(admin_page, ADMIN)
     admin_page.open("web/users", screenshot="users")
     page.get_by_label("User id").fill("observer")
     page.locator("#new-user-password").fill("observer-password")
@@ -241,12 +250,12 @@ def test_users_roles_grants_and_own_password_in_the_pages(admin_page: CheckedPag
     row.wait_for()
     row.get_by_label("camera_admin role of observer").check()
     row.get_by_role("button", name="Save roles").click()
-    page.wait_for_function("document.getElementById('status').textContent.startsWith('Roles of observer')")
+    wait_status(page, "Roles of observer")
     camera = admin_site.cameras[0]
     row = page.locator("#users tr[data-user='observer']")
     row.get_by_label("Camera to grant to observer").fill(camera)
     row.get_by_role("button", name="Grant").click()
-    page.wait_for_function("document.getElementById('status').textContent.startsWith('Granted')")
+    wait_status(page, "Granted")
     assert api(admin_site, "GET", "users/observer/cameras").json()["cameras"] == [camera]
     assert api(admin_site, "GET", "login", auth=("observer", "observer-password")).json()["user"]["roles"] == [
         "user", "camera_admin"]
@@ -260,7 +269,7 @@ def test_users_roles_grants_and_own_password_in_the_pages(admin_page: CheckedPag
         page2.page.get_by_label("New password", exact=True).fill("observer-password-2")
         page2.page.get_by_label("New password again").fill("observer-password-2")
         page2.page.get_by_role("button", name="Change password").click()
-        page2.page.wait_for_function("document.getElementById('status').textContent.startsWith('Password of')")
+        wait_status(page2.page, "Password of")
         assert api(admin_site, "GET", "login", auth=("observer", "observer-password")).status_code == 403
         page2.open("web/users")
         assert page2.page.locator("#users tr[data-user='observer']").count() == 1

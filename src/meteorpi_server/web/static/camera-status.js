@@ -146,8 +146,8 @@ async function loadSky() {
     return;
   }
   const image = el("img", {src: contentUrl(file), alt: "Latest sky image of " + cameraId, class: "sky-image"});
-  $("sky-wrap").replaceChildren(image, overlay);
-  $("sky-wrap").append(el("p", {class: "muted"}, "Sky image of ", timeElement(file.file_time), "."));
+  $("sky-wrap").replaceChildren(el("div", {class: "sky-frame"}, image, overlay),
+                                el("p", {class: "muted"}, "Sky image of ", timeElement(file.file_time), "."));
   await image.decode().catch(() => null);
   if (image.naturalWidth) {
     size = {width: image.naturalWidth, height: image.naturalHeight};
