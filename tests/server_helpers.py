@@ -105,6 +105,14 @@ def client(server: MeteorServer) -> Iterator[Client]:
     http.close()
 
 
+@pytest.fixture
+def admin(server: MeteorServer, client: Client) -> Client:
+    """``client`` logged in as ADMIN, with the three standard users added."""
+    add_users(server.db)
+    client.session.auth = ADMIN
+    return client
+
+
 def add_users(db: Any) -> None:
     """The three standard users: ADMIN (user + camera_admin), USER (user), IMPORTER (import)."""
     db.create_or_update_user(*ADMIN, ["user", "camera_admin"])

@@ -7,8 +7,8 @@ import pytest
 import meteorpi_model as model
 from tests.conftest import INSTALLATION_ID
 from tests.helpers import make_event, make_file, make_status, utc
-from tests.server_helpers import (ADMIN, IMPORTER, USER, Client, add_users, assert_schema,  # noqa: F401
-                                  cheap_password_hashing, client, make_server, server)
+from tests.server_helpers import (ADMIN, IMPORTER, USER, Client, add_users, admin,  # noqa: F401
+                                  assert_schema, cheap_password_hashing, client, make_server, server)
 
 STATUS = f"/cameras/{INSTALLATION_ID}/status"
 HWM = f"/cameras/{INSTALLATION_ID}/hwm"
@@ -16,13 +16,6 @@ HWM = f"/cameras/{INSTALLATION_ID}/hwm"
 
 def ms(moment) -> int:
     return model.utc_datetime_to_milliseconds(moment)
-
-
-@pytest.fixture
-def admin(server, client: Client) -> Client:
-    add_users(server.db)
-    client.session.auth = ADMIN
-    return client
 
 
 def test_patch_changes_every_field_and_keeps_the_rest(admin: Client, server) -> None:
