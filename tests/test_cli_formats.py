@@ -20,7 +20,7 @@ from tests.test_cli import CAMERA, Cli, cli, data_dir, error_line, node_db  # no
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 #: anything that looks like a time of day after a date, in any format
 TIME_LIKE = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d| ?UTC)?")
-BROWSE_PAGE = Path(__file__).parents[1] / "src/meteorpi_server/static/browse.html"
+WEBSITE = Path(__file__).parents[1] / "src/meteorpi_server/web/static"
 
 
 def assert_one_time_format(text: str) -> int:
@@ -38,7 +38,7 @@ def assert_one_time_format(text: str) -> int:
 ])
 def test_locations_are_written_as_on_the_browse_page(lat, long, digits, expected) -> None:
     assert format_location(lat, long, digits) == expected
-    page = BROWSE_PAGE.read_text(encoding="utf-8")
+    page = "".join((WEBSITE / name).read_text(encoding="utf-8") for name in ("app.js", "gallery.js"))
     # the page's own formatter: |value| to fixed digits, a degree sign, a space, the hemisphere
     assert 'Math.abs(value).toFixed(digits) + "\\u00b0 " + (value < 0 ? negative : positive)' in page
     assert 'hemisphere(loc.lat, "N", "S", 3) + ", " + hemisphere(loc.long, "E", "W", 3)' in page

@@ -162,17 +162,16 @@ def test_the_browse_page_reads_coincidences_with_its_own_encoding(make_server, n
 
     import requests
 
-    from tests.test_server_browse import api_paths, encode_like_the_page, script_of
+    from tests.test_server_browse import encode_like_the_page, module_source
 
     stored = fill(node_db)
     node_db.update_coincidences()
     base = make_server().base_url()
-    page = requests.get(base, timeout=30)
-    script = script_of(page.text)
-    paths = api_paths(script)
-    assert paths["coincidences"] == "coincidences/"
-    assert 'id="tab-groups"' in page.text and "createElementNS(SVG_NS" in script
-    assert "w3.org" not in script  # the SVG namespace is read from the page, not spelled out
+    page = requests.get(base + "web/", timeout=30)
+    script = module_source(base, "gallery.js")
+    paths = {"coincidences": "coincidences/"}
+    assert 'route: "coincidences/"' in script
+    assert 'id="tab-groups"' in page.text and 'svg("svg"' in script
     ids = [e.event_id.hex for s in stored for e in s.events][:5]
     answer = requests.get(urljoin(base, paths["coincidences"] + encode_like_the_page(
         {"event_ids": ids, "limit": len(ids)})), timeout=30)

@@ -1,13 +1,12 @@
-"""The browse page (GET / and /browse): served as HTML, and every request its script makes is
-answered by the query API with the fields the script reads, at the root and under a prefix."""
+"""The website's route set (``browse``) over HTTP: / and /browse redirect to the gallery; pages
+carry the strict CSP; assets are cached by ETag; nothing is loaded from elsewhere; every URL
+is relative, so the site works under a url_path; the WSGI factory serves it with the route set.
+(The pages' behaviour in a real browser: tests/test_website.py.)"""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import re
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urljoin
@@ -15,169 +14,117 @@ from urllib.parse import quote, urljoin
 import pytest
 import requests
 
-import meteorpi_model as model
-from meteorpi_server import browse, query_api, wsgi
+from meteorpi_server import query_api, website, wsgi
 from meteorpi_server.settings import defaults
 from tests.conftest import INSTALLATION_ID
-from tests.helpers import make_event, make_file, make_status, utc
 from tests.server_helpers import (Client, cheap_password_hashing, client,  # noqa: F401
                                   make_server, server, serving)
 
-OTHER_CAMERA = "b827eb000002"
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
-HOOKS = ("camera-list", "gallery", "pager", "page-info", "filter-camera", "filter-after",
-         "filter-before", "tab-events", "tab-sky", "viewer")
-DAY_MS = 86_400_000
+STATIC = Path(website.__file__).parent / "web" / "static"
+PAGES = ("", "search", "camera", "health", "login")
 
 
-def script_of(html: str) -> str:
-    (script,) = re.findall(r"<script>(.*?)</script>", html, re.DOTALL)
-    return script
-
-
-def api_paths(script: str) -> dict[str, Any]:
-    """The relative API paths declared in the script's ``API`` object."""
-    block = re.search(r"const API = \{(.*?)\n\};", script, re.DOTALL).group(1)
-    paths: dict[str, Any] = dict(re.findall(r'(\w+): "([^"]*)"', block))
-    prefix, suffix = re.search(r'status: \(id\) => "([^"]*)" \+ encodeURIComponent\(id\) \+ "([^"]*)"',
-                               block).groups()
-    paths["status"] = lambda camera_id: prefix + quote(camera_id, safe="") + suffix
-    return paths
+def module_source(base_url: str, name: str) -> str:
+    """A module of the website as served."""
+    response = requests.get(urljoin(base_url, "web/static/" + name), timeout=10)
+    assert response.status_code == 200, name
+    return response.text
 
 
 def encode_like_the_page(search: dict[str, Any]) -> str:
-    """encodeURIComponent(encodeURIComponent(JSON.stringify(search)))."""
+    """app.js's searchPath: encodeURIComponent(encodeURIComponent(JSON.stringify(search)))."""
     text = json.dumps(search, separators=(",", ":"))
     for _ in range(2):
         text = quote(text, safe="-_.!~*'()")
     return text
 
 
-@pytest.fixture
-def network(server, tmp_path: Path) -> dict[str, Any]:
-    """Two cameras; meteor events with image and preview files; sky-clarity images."""
-    db = server.db
-    make_status(db, INSTALLATION_ID, utc(2024, 8, 11), inst_name="Jodrell Bank", lens="2.2mm f/1.2")
-    make_status(db, OTHER_CAMERA, utc(2024, 8, 11), inst_name="Kielder", latitude=55.2, longitude=-2.6)
-    events = []
-    for day, camera in ((12, INSTALLATION_ID), (13, INSTALLATION_ID), (13, OTHER_CAMERA)):
-        when = utc(2024, 8, day, 2, 30)
-        image = make_file(db, tmp_path, when, camera, semantic_type="meteorpi:meteor_image",
-                          mime_type="image/png", content=PNG, file_name=f"{camera}_{day}.png")
-        preview = make_file(db, tmp_path, when, camera, semantic_type="meteorpi:meteor_preview",
-                            mime_type="image/jpeg", file_name=f"{camera}_{day}.jpg")
-        events.append(make_event(db, when, camera, [image, preview], event_type="meteorpi:meteor",
-                                 meta=[model.Meta("meteorpi:shower", "PER"),
-                                       model.Meta("meteorpi:duration", 0.5 + day / 100),
-                                       model.Meta("meteorpi:peak_time", when + timedelta(seconds=1))]))
-    sky = [make_file(db, tmp_path, utc(2024, 8, 12, hour), camera, semantic_type="meteorpi:sky_clarity",
-                     mime_type="image/png", content=PNG, meta=[model.Meta("meteorpi:sky_clarity", 80.5)])
-           for hour in (1, 2) for camera in (INSTALLATION_ID, OTHER_CAMERA)]
-    return {"events": events, "sky": sky}
+@pytest.mark.parametrize("path, query", [("/", ""), ("/browse", ""), ("/browse", "?tab=sky&camera=x")])
+def test_the_old_pages_redirect_to_the_gallery(client: Client, path: str, query: str) -> None:
+    response = client.get(path + query, allow_redirects=False)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "web/" + query
+    followed = client.get(path + query)
+    assert followed.url == client.url("/web/" + query) and 'id="gallery"' in followed.text
 
 
-@pytest.mark.parametrize("path", ["/", "/browse"])
-def test_the_page_is_html_with_its_hooks(client: Client, path: str) -> None:
-    response = client.get(path)
+@pytest.mark.parametrize("page", PAGES)
+def test_each_page_is_html_with_the_strict_policy_and_no_inline_code(client: Client, page: str) -> None:
+    response = client.get("/web/" + page)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/html; charset=utf-8"
-    html = response.text
-    assert html.startswith("<!doctype html>")
-    for hook in HOOKS:
-        assert f'id="{hook}"' in html
-    assert "meteorpi:sky_clarity" in html and "meteorpi:meteor_image" in html
-    assert client.get("/").content == response.content
-
-
-def test_the_page_loads_nothing_from_elsewhere_and_runs_only_its_own_script(client: Client) -> None:
-    response = client.get("/")
-    html = response.text
-    assert not re.search(r"https?://|(src|href)=[\"']?//", html)
     policy = response.headers["Content-Security-Policy"]
-    assert "default-src 'none'" in policy and "connect-src 'self'" in policy
-    digest = base64.b64encode(hashlib.sha256(script_of(html).encode()).digest()).decode()
-    assert f"script-src 'sha256-{digest}'" in policy
+    for directive in ("default-src 'none'", "script-src 'self'", "style-src 'self'",
+                      "img-src 'self' data:", "connect-src 'self'", "frame-ancestors 'none'"):
+        assert directive in policy
+    assert "unsafe" not in policy
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-cache"
+    html = response.text
+    assert html.startswith("<!doctype html>") and '<main id="main">' in html
+    assert not re.search(r"<script(?![^>]*\bsrc=)|<style|\sstyle=|\son[a-z]+=", html)
+    assert not re.search(r"https?://|(src|href)=\"/", html)
+    (module,) = re.findall(r'<script type="module" src="(static/[a-z-]+\.js)"></script>', html)
+    assert client.get("/web/" + module).status_code == 200
+    assert 'href="static/app.css"' in html
 
 
-def test_the_script_builds_every_url_relative_to_the_page_and_escapes_data(client: Client) -> None:
-    script = script_of(client.get("/").text)
-    paths = api_paths(script)
-    assert {key: paths[key] for key in ("cameras", "events", "files", "content")} == {
-        "cameras": "cameras", "events": "events/", "files": "files/", "content": "files/content/"}
-    assert not re.search(r"[\"'`]/(cameras|events|files|health|openapi)", script)
-    assert script.count("fetch(") == 1
-    assert "encodeURIComponent(encodeURIComponent(JSON.stringify(search)))" in script
-    assert "innerHTML" not in script and "insertAdjacentHTML" not in script
-    assert "document.write" not in script
+def test_assets_are_cached_by_etag_and_typed(client: Client) -> None:
+    for name, content_type in (("app.js", "text/javascript; charset=utf-8"),
+                               ("app.css", "text/css; charset=utf-8")):
+        response = client.get("/web/static/" + name)
+        assert response.status_code == 200 and response.headers["Content-Type"] == content_type
+        assert response.content == (STATIC / name).read_bytes()
+        etag = response.headers["ETag"]
+        assert response.headers["Cache-Control"] == "no-cache"
+        again = client.get("/web/static/" + name, headers={"If-None-Match": etag})
+        assert (again.status_code, again.content, again.headers["ETag"]) == (304, b"", etag)
+    page = client.get("/web/search")
+    assert client.get("/web/search", headers={"If-None-Match": page.headers["ETag"]}).status_code == 304
 
 
-@pytest.mark.parametrize("page", ["", "browse"])
-def test_every_request_of_the_script_is_answered(server, network, page: str) -> None:
-    base = server.base_url()
-    page_url = urljoin(base, page)
-    paths = api_paths(script_of(requests.get(page_url, timeout=10).text))
-    http = requests.Session()
-
-    def get(path: str) -> requests.Response:
-        response = http.get(urljoin(page_url, path), timeout=10)
-        assert response.status_code == 200, (path, response.text)
-        return response
-
-    cameras = get(paths["cameras"]).json()["cameras"]
-    assert cameras == sorted([INSTALLATION_ID, OTHER_CAMERA])
-    status = get(paths["status"](INSTALLATION_ID)).json()["status"]
-    assert (status["inst_name"], status["lens"], status["location"]["lat"]) == (
-        "Jodrell Bank", "2.2mm f/1.2", 52.2)
-    assert {"sensor", "inst_url", "valid_from", "orientation"} <= set(status)
-
-    day_13 = model.utc_datetime_to_milliseconds(utc(2024, 8, 13))
-    found = get(paths["events"] + encode_like_the_page({
-        "limit": 24, "skip": 0, "camera_ids": [INSTALLATION_ID],
-        "after": day_13, "before": day_13 + DAY_MS - 1})).json()
-    assert found["count"] == 1
-    (event,) = found["events"]
-    assert event["event_id"] == network["events"][1].event_id.hex
-    assert {m["key"]: m["type"] for m in event["meta"]} == {
-        "meteorpi:shower": "string", "meteorpi:duration": "number", "meteorpi:peak_time": "date"}
-    image = next(f for f in event["files"] if f["semantic_type"] == "meteorpi:meteor_image")
-    assert get(paths["content"] + image["file_id"]).content == PNG
-    named = get(paths["content"] + image["file_id"] + "/" + quote(image["file_name"], safe=""))
-    assert named.content == PNG
-
-    second_page = get(paths["events"] + encode_like_the_page({"limit": 2, "skip": 2})).json()
-    assert (second_page["count"], len(second_page["events"])) == (3, 1)
-    assert second_page["events"][0]["event_id"] == network["events"][0].event_id.hex
-
-    sky = get(paths["files"] + encode_like_the_page({
-        "limit": 24, "skip": 0, "camera_ids": [OTHER_CAMERA],
-        "semantic_type": "meteorpi:sky_clarity"})).json()
-    assert sky["count"] == 2
-    assert {f["file_id"] for f in sky["files"]} == {r.file_id.hex for r in network["sky"][1::2]}
-    assert sky["files"][0]["meta"] == [{"type": "number", "key": "meteorpi:sky_clarity", "value": 80.5}]
+@pytest.mark.parametrize("path", ["/web/nope", "/web/static/nope.js", "/web/static/..%2fpages%2findex.html",
+                                  "/web/..%2fwebsite.py", "/web/static/App.js", "/web/index.html"])
+def test_unknown_pages_and_assets_are_json_404s(client: Client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "message" in response.json()
 
 
-def test_the_page_works_under_a_url_path_prefix(make_server) -> None:
+def test_the_modules_use_only_relative_urls_and_never_write_markup() -> None:
+    sources = {p.name: p.read_text("utf-8") for p in STATIC.glob("*.js")}
+    assert {"app.js", "gallery.js", "search.js", "camera.js", "health.js", "login.js", "charts.js"} <= set(sources)
+    for name, source in sources.items():
+        assert not re.search(r"[\"'`]/(cameras|events|files|activity|login|health|web|openapi)", source), name
+        assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", source), name
+        for forbidden in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(",
+                          "new Function"):
+            assert forbidden not in source, (name, forbidden)
+    app = sources["app.js"]
+    assert 'new URL("../../", import.meta.url)' in app
+    assert "encodeURIComponent(encodeURIComponent(JSON.stringify(search)))" in app
+    assert sources["app.js"].count("fetch(") == 2  # getJSON, and logIn's check of the credentials
+
+
+def test_the_site_works_under_a_url_path_prefix(make_server) -> None:
     def mount(meteor_app) -> None:
         query_api.add_routes(meteor_app, url_path="/api")
-        browse.add_routes(meteor_app, url_path="/api")
+        website.add_routes(meteor_app, url_path="/api")
 
     meteor_server = make_server(add_routes=False, extra_routes=mount)
     base = meteor_server.base_url()
     http = Client(base)
-    bare = http.get("/api", allow_redirects=False)
-    assert bare.status_code in (301, 308) and bare.headers["Location"].endswith("/api/")
-    for page in ("/api/", "/api/browse"):
-        response = http.get(page)
-        assert response.headers["Content-Type"].startswith("text/html")
-        paths = api_paths(script_of(response.text))
-        cameras = requests.get(urljoin(base.rstrip("/") + page, paths["cameras"]), timeout=10)
-        assert (cameras.url, cameras.json()) == (base + "api/cameras", {"cameras": []})
-    assert http.get("/").status_code == 404
+    assert http.get("/api/", allow_redirects=False).headers["Location"] == "web/"
+    gallery = http.get("/api/browse")
+    assert gallery.url == base + "api/web/" and 'id="gallery"' in gallery.text
+    # app.js finds the API two folders above itself: <root>/web/static/app.js -> <root>/
+    assert http.get("/api/web/static/app.js").status_code == 200
+    assert requests.get(urljoin(base + "api/web/static/app.js", "../../cameras"), timeout=10).json() == {"cameras": []}
+    assert http.get("/").status_code == 404 and http.get("/web/").status_code == 404
 
 
 @pytest.mark.parametrize("routes, served", [(None, True), ("query,browse", True), ("query", False)])
-def test_the_wsgi_factory_serves_the_page_with_the_browse_route_set(
+def test_the_wsgi_factory_serves_the_site_with_the_browse_route_set(
         db_url: str, tmp_path: Path, routes: str | None, served: bool) -> None:
     assert "browse" in defaults()["MPI_ROUTES"].split(",")
     config = {"MPI_DB": db_url, "MPI_FILE_STORE": str(tmp_path / "files"),
@@ -185,8 +132,9 @@ def test_the_wsgi_factory_serves_the_page_with_the_browse_route_set(
     if routes is not None:
         config["MPI_ROUTES"] = routes
     with serving(wsgi.create_app(config)) as http:
-        page = http.get("/")
+        page = http.get("/web/")
         assert page.status_code == (200 if served else 404)
         assert ('id="gallery"' in page.text) is served
+        assert http.get("/web/static/app.js").status_code == (200 if served else 404)
         assert http.get("/cameras").json() == {"cameras": []}
-        assert ("/" in http.get("/openapi.json").json()["paths"]) is served
+        assert ("/web/{page}" in http.get("/openapi.json").json()["paths"]) is served

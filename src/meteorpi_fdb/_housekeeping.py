@@ -227,11 +227,8 @@ class HousekeepingMixin:
         stored = set(self.file_store.stored_ids())
         removed = 0
         for file_id in sorted(self.pruned_file_ids() & stored):
-            try:
-                os.remove(self.file_path_for_id(file_id))
+            if self.file_store.remove(file_id):  # its derived files (thumbnails) go too
                 removed += 1
-            except FileNotFoundError:
-                pass
             advance(1)
         if removed:
             descriptor = os.open(self.file_store.root, os.O_RDONLY)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -25,6 +26,9 @@ CHUNK_SIZE = 1024 * 1024
 TEMPORARY_PREFIX = ".tmp-"
 #: Subdirectory holding verified content of replication batches not yet imported (part_store).
 PARTS_DIRECTORY = ".parts"
+#: Subdirectory holding files derived from content (thumbnails), ``<uuid hex>/<name>``.
+DERIVED_DIRECTORY = ".derived"
+_DERIVED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -110,9 +114,41 @@ class FileStore:
         _fsync_directory(self.root)
         return StoredContent(final, size, md5)
 
-    def remove(self, file_id: uuid.UUID) -> None:
-        """Delete a file's content if it exists."""
-        _remove_quietly(self.path_for_id(file_id))
+    def remove(self, file_id: uuid.UUID) -> bool:
+        """Delete a file's content and its derived files; whether there was content."""
+        shutil.rmtree(self._derived_directory(file_id), ignore_errors=True)
+        return _remove_quietly(self.path_for_id(file_id))
+
+    def read_derived(self, file_id: uuid.UUID, name: str) -> bytes | None:
+        """The bytes of a file derived from ``file_id``'s content (a thumbnail, say) stored
+        under ``name`` by :meth:`write_derived`, or None if there is none."""
+        try:
+            with open(self._derived_path(file_id, name), "rb") as reader:
+                return reader.read()
+        except FileNotFoundError:
+            return None
+
+    def write_derived(self, file_id: uuid.UUID, name: str, data: bytes) -> None:
+        """Store ``data`` as the derived file ``name`` of ``file_id`` (atomically: readers see
+        the old bytes or the new, never a part). :meth:`remove` deletes it with the content."""
+        final = self._derived_path(file_id, name)
+        directory = os.path.dirname(final)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        temporary = os.path.join(directory, f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}")
+        try:
+            with open(temporary, "wb") as writer:
+                writer.write(data)
+            os.replace(temporary, final)
+        finally:
+            _remove_quietly(temporary)
+
+    def _derived_directory(self, file_id: uuid.UUID) -> str:
+        return os.path.join(self.root, DERIVED_DIRECTORY, os.path.basename(self.path_for_id(file_id)))
+
+    def _derived_path(self, file_id: uuid.UUID, name: str) -> str:
+        if not isinstance(name, str) or not _DERIVED_NAME.match(name):
+            raise ValueError(f"derived file name must match {_DERIVED_NAME.pattern}, got {str(name)[:80]!r}")
+        return os.path.join(self._derived_directory(file_id), name)
 
     def clear(self) -> None:
         """Delete every file in the store (the directory itself stays)."""
@@ -135,7 +171,7 @@ class FileStore:
         """Names in the store that are not content files (left-over temporaries, foreign files)."""
         strays = []
         for entry in os.scandir(self.root):
-            if entry.name == PARTS_DIRECTORY and entry.is_dir(follow_symlinks=False):
+            if entry.name in (PARTS_DIRECTORY, DERIVED_DIRECTORY) and entry.is_dir(follow_symlinks=False):
                 continue
             if entry.name.startswith(TEMPORARY_PREFIX):
                 strays.append(entry.name)
@@ -212,8 +248,10 @@ def _fsync_directory(path: str) -> None:
         os.close(descriptor)
 
 
-def _remove_quietly(path: str) -> None:
+def _remove_quietly(path: str) -> bool:
+    """Delete ``path`` if it exists; whether it did."""
     try:
         os.remove(path)
     except FileNotFoundError:
-        pass
+        return False
+    return True

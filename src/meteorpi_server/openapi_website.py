@@ -35,8 +35,34 @@ def website_paths(op: Any, ok: Any, search_param: Any, path: Any) -> dict[str, A
                 "total": {"type": "integer", "minimum": 0}}, ("kind", "bin", "bins", "total")))},
             [search_param(schema_name), *params])}
 
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    thumbnail = {
+        "200": {"description": "A thumbnail of image content (WebP, or JPEG where Pillow lacks WebP; at "
+                               "most 240 px on the long side), else an SVG icon of the content's kind; "
+                               "Cache-Control: public, max-age=31536000, immutable",
+                "content": {"image/webp": binary, "image/jpeg": binary, "image/svg+xml": binary}},
+        "304": {"description": "Not modified (If-None-Match matched the ETag)"},
+    }
+    camera = obj({
+        "camera_id": CAMERA_ID, "last_status_change": _NULLABLE_MS, "last_event": _NULLABLE_MS,
+        "last_file": _NULLABLE_MS, "last_import": _NULLABLE_MS, "high_water_mark": _NULLABLE_MS,
+        "export": obj({"pending": {"type": "integer", "minimum": 0}, "failed": {"type": "integer", "minimum": 0}},
+                      ("pending", "failed")),
+        "typical_gap_s": {"type": "number", "nullable": True},
+        "quiet": {"type": "boolean"}, "quiet_for_s": {"type": "number", "nullable": True}},
+        ("camera_id", "last_status_change", "last_event", "last_file", "last_import", "high_water_mark",
+         "export", "typical_gap_s", "quiet", "quiet_for_s"))
     return {
+        "/cameras/health": {"get": op(
+            "getCameraHealth", "admin", "Per camera: last status change, event, file and import, high "
+            "water mark, export queue on this node, typical gap between events, quiet flag",
+            {"200": ok("Every camera with a status block", obj(
+                {"now": MILLIS, "cameras": {"type": "array", "items": camera}}, ("now", "cameras")))},
+            auth=True, errors=())},
         "/activity/events/{search}": activity("events", "EventSearch"),
         "/activity/files/{search}": activity("files", "FileRecordSearch"),
+        "/files/thumbnail/{file_id}": {"get": op(
+            "getFileThumbnail", "query", "A small preview of a file (made on first request, then cached)",
+            thumbnail, [path("file_id", UUID)], errors=("400", "404", "410"))},
     }
 

@@ -23,7 +23,8 @@ from meteorpi_model import (EventSearch, FileRecordSearch, milliseconds_to_utc_d
 from meteorpi_server.app import MeteorApp, parse_json_object
 from meteorpi_server.content_offload import offloaded
 from meteorpi_server.errors import BadRequest, error_response
-from meteorpi_server.routing import blueprint, camera_id_param, int_param, uuid_param
+from meteorpi_server.routing import (blueprint, camera_id_param, int_param, optional_routes,
+                                     uuid_param)
 from meteorpi_server.search_cache import ResultCache, pop_cursor, search_answer
 
 
@@ -87,7 +88,7 @@ def gone(file_id: uuid.UUID, pruned: datetime) -> Response:
 
 def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
     """Add the search and retrieval routes (SPEC section 7) to ``meteor_app`` under ``url_path``,
-    with the activity counts (``activity_api``)."""
+    with the activity counts (``activity_api``) and thumbnails (``thumbnail_api``)."""
     db = meteor_app.db
     cache = ResultCache(meteor_app.settings["MPI_SEARCH_CACHE_BYTES"])
     meteor_app.app.url_map.converters["anything"] = AnythingConverter
@@ -165,3 +166,6 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
     from meteorpi_server import activity_api
 
     activity_api.add_routes(meteor_app, url_path)
+    thumbnail_api = optional_routes("thumbnail_api", "PIL")  # Pillow: the 'server' extra
+    if thumbnail_api is not None:
+        thumbnail_api.add_routes(meteor_app, url_path)

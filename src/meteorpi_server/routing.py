@@ -74,3 +74,16 @@ def optional_importer_api() -> Any:
             raise
         return None
     return importer_api
+
+
+def optional_routes(module: str, needs: str) -> Any:
+    """The route module ``meteorpi_server.<module>``, or None when the package ``needs`` (an
+    extra's, e.g. Pillow's ``PIL``) is not installed: its routes are then simply absent."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"meteorpi_server.{module}")
+    except ModuleNotFoundError as e:
+        if e.name != needs and not (e.name or "").startswith(f"{needs}."):
+            raise
+        return None

@@ -42,7 +42,7 @@ def _file(folder: str, name: str) -> tuple[bytes, str] | None:
     if not path.is_file():
         return None
     body = path.read_bytes()
-    return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return body, hashlib.sha256(body).hexdigest()[:32]
 
 
 def page_names() -> list[str]:
@@ -56,11 +56,11 @@ def _serve(folder: str, name: str, content_type: str, cache_control: str) -> Res
     if found is None:
         raise NotFound(f"no such {'page' if folder == 'pages' else 'asset'}: {name[:64]!r}")
     body, etag = found
-    headers = {"ETag": etag, "Cache-Control": cache_control, "X-Content-Type-Options": "nosniff",
+    headers = {"ETag": f'"{etag}"', "Cache-Control": cache_control, "X-Content-Type-Options": "nosniff",
                "Referrer-Policy": "no-referrer"}
     if folder == "pages":
         headers["Content-Security-Policy"] = POLICY
-    if etag in request.if_none_match:
+    if request.if_none_match.contains(etag):
         return Response(status=304, headers=headers)
     if content_type.startswith("text/") or content_type.endswith("+xml"):
         content_type += "; charset=utf-8"

@@ -1,6 +1,8 @@
 // Camera health (web/health, logged-in users): GET /cameras/health with the login's Basic auth.
-import {$, chrome, currentLogin, el, formatDuration, getJSON, loginUrl, pageUrl, setStatus,
-        timeElement, formatUTC} from "./app.js";
+import {$, cameraName, chrome, currentLogin, el, formatDuration, getJSON, loadCameras, loginUrl,
+        pageUrl, setStatus, timeElement, formatUTC} from "./app.js";
+
+let cameras = [];
 
 const COLUMNS = [
   ["camera", "Camera"], ["state", "State"], ["last_status_change", "Last status change"],
@@ -11,7 +13,8 @@ const COLUMNS = [
 function cell(camera, key) {
   switch (key) {
     case "camera":
-      return el("a", {href: pageUrl("camera", {id: camera.camera_id}), class: "mono"}, camera.camera_id);
+      return [el("a", {href: pageUrl("camera", {id: camera.camera_id})}, cameraName(cameras, camera.camera_id)),
+              el("br"), el("span", {class: "mono muted"}, camera.camera_id)];
     case "state":
       return camera.quiet
         ? el("strong", {class: "warn"}, "\u26a0 quiet for " + formatDuration(camera.quiet_for_s))
@@ -38,7 +41,7 @@ async function show() {
   setStatus("status", "Loading camera health\u2026");
   let body;
   try {
-    body = await getJSON("cameras/health", {auth: true});
+    [body, cameras] = await Promise.all([getJSON("cameras/health", {auth: true}), loadCameras()]);
   } catch (error) {
     setStatus("status", "Could not load camera health: " + error.message, true);
     return;
