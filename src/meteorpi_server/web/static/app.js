@@ -20,7 +20,7 @@ export const NAV = [
   {page: "camera-status", label: "Camera status", roles: ["camera_admin"], group: "admin"},
   {page: "hwm", label: "High water marks", roles: ["camera_admin"], group: "admin"},
   {page: "exports", label: "Exports", roles: ["camera_admin"], group: "admin"},
-  {page: "password", label: "Password", roles: ["user", "camera_admin", "import"], group: "admin"},
+  {page: "password", label: "Password", roles: ["user"], group: "admin"},
 ];
 
 // ---- elements -----------------------------------------------------------------------------

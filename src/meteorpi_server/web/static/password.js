@@ -3,7 +3,7 @@
 import {$, getJSON, logIn, setStatus} from "./app.js";
 import {adminPage} from "./admin.js";
 
-const login = adminPage("password", ["user", "camera_admin", "import"]);
+const login = adminPage("password", ["user"]);
 if (login) {
   $("password-form").addEventListener("submit", async (e) => {
     e.preventDefault();
