@@ -3,6 +3,7 @@
     python -m benchmarks                  # small scale: a few minutes on 2 cores
     python -m benchmarks --scale full     # 1,000,000 events from 100 cameras over 3 years
     python -m benchmarks --only search,ingest --backends sqlite
+    python -m benchmarks --only activity --output benchmarks/results/activity-small.json
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ SETTINGS = {
     "full": {"search_repeats": 100, "ingest_events": 2_000, "replication_events": 1_000, "http_seconds": 10,
              "registration_events": 10_000},
 }
-BENCHMARKS = ("search", "ingest", "http", "replication", "registration")
+BENCHMARKS = ("search", "ingest", "http", "replication", "registration", "activity")
 
 
 def _database_url(backend: str, scale: str) -> str:
@@ -99,6 +100,14 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"search on {backend} …")
             results += search.run(db, data, backend, settings["search_repeats"])
             memory[f"search ({backend}, in-process)"] = _common.peak_rss_mb()
+            db.close()
+    if "activity" in chosen:
+        from benchmarks import activity
+
+        for backend in backends:
+            db, data = _open_populated(backend, scale, console)
+            console.print(f"activity on {backend} …")
+            results += activity.run(db, data, backend, max(5, settings["search_repeats"] // 3))
             db.close()
     if "ingest" in chosen:
         from benchmarks import ingest

@@ -178,7 +178,11 @@ class CheckedPage:
         return response
 
     def settle(self) -> None:
+        """Wait for the load to go network-idle and for no element to be ``aria-busy``: pages
+        mark what they are (re)loading that way, since a load state, once reached, is not
+        waited for again after a click."""
         self.page.wait_for_load_state("networkidle")
+        self.page.locator('[aria-busy="true"]').first.wait_for(state="detached")
 
     def screenshot(self, name: str, directory: Path = SCREENSHOTS, full_page: bool = True) -> Path:
         directory.mkdir(parents=True, exist_ok=True)

@@ -111,3 +111,15 @@ def test_too_many_bins_is_refused(client: Client, data, server) -> None:
 def test_bad_requests_are_400(client: Client, data, path: str, params: dict) -> None:
     answer = client.get(path, params=params)
     assert answer.status_code == 400 and answer.json()["message"]
+
+
+def test_conditional_get_until_the_data_changes(client: Client, data, server) -> None:
+    path = f"/activity/events/{encode_search({})}"
+    first = client.get(path, params={"bin": "day"})
+    tag = first.headers["ETag"]
+    assert client.get(path, params={"bin": "day"}, headers={"If-None-Match": tag}).status_code == 304
+    other_bin = client.get(path, params={"bin": "hour"}, headers={"If-None-Match": tag})
+    assert other_bin.status_code == 200 and other_bin.json()["bin"] == "hour"
+    make_event(server.db, utc(2015, 3, 4, 3), INSTALLATION_ID)
+    changed = client.get(path, params={"bin": "day"}, headers={"If-None-Match": tag})
+    assert changed.status_code == 200 and changed.json()["total"] == len(EVENT_TIMES) + 1

@@ -81,6 +81,8 @@ def test_the_plan_is_plausible() -> None:
         assert len(camera.camera_id) == 12 and camera.camera_id.startswith("b827eb")
         assert len(camera.statuses) >= 2
         assert all(s.regions for s in camera.statuses)
+        # The browse page's "website" link: the observatory's real site, not a made-up domain.
+        assert {s.inst_url for s in camera.statuses} == {camera.site.url}
         timeline = camera.timeline()
         assert [t for t, _, _ in timeline] == sorted(t for t, _, _ in timeline)
         assert isinstance(timeline[0][2], model.CameraStatus)
@@ -90,6 +92,8 @@ def test_the_plan_is_plausible() -> None:
                     "meteorpi:start_x", "meteorpi:start_y", "meteorpi:end_x", "meteorpi:end_y"} <= keys
             assert date(2024, 8, 11) <= event.time.date() <= date(2024, 8, 14)
             assert [f.semantic_type for f in event.files] == ["meteorpi:meteor_image", "meteorpi:meteor_preview"]
+    assert all(site.url.startswith("https://") and ".example" not in site.url for site in SITES)
+    assert len({site.url for site in SITES}) == len(SITES)
     with pytest.raises(ValueError, match="cameras"):
         plan_network(cameras=9)
     with pytest.raises(ValueError, match="nights"):

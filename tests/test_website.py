@@ -81,8 +81,9 @@ def test_a_search_with_two_metadata_constraints_finds_what_the_api_finds(
         row.get_by_label("Value").fill(value)
     ui.get_by_label("Per page").select_option("100")
     ui.get_by_role("button", name="Search", exact=True).click()
-    ui.wait_for_selector("#result-table")
+    ui.wait_for_url(re.compile(r"m=less"))
     page.settle()
+    ui.wait_for_selector("#result-table")
     shown = ui.locator("#result-table tbody tr").evaluate_all("(rows) => rows.map((r) => r.dataset.eventId)")
     count = int(ui.locator("#result-table").get_attribute("data-count"))
 
@@ -176,7 +177,7 @@ def test_choosing_another_night_redraws_the_hours_and_keeps_it_in_the_url(
     page.open(f"web/camera?id={camera}")
     page.page.get_by_label("Night (UTC)").fill("2024-08-11")
     page.page.get_by_role("button", name="Show").click()
-    page.page.wait_for_function("document.querySelector('#hour-heading').textContent.includes('2024-08-11')")
+    page.page.locator("#hour-heading", has_text="2024-08-11").wait_for()
     page.settle()
     assert "night=2024-08-11" in page.page.url
     assert min(int(k) for k in page.page.locator("#triggers-per-hour rect.bar").evaluate_all(

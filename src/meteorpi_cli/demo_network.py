@@ -29,21 +29,26 @@ RASPBERRY_PI_OUI = "b827eb"
 
 @dataclass(frozen=True)
 class Site:
+    """A real observatory the demo puts cameras at; ``url`` is its real web site (the cameras'
+    ``inst_url``, the browse page's "website" link)."""
+
     name: str
     slug: str
     latitude: float
     longitude: float
+    url: str
 
 
 SITES = (
-    Site("Institute of Astronomy, Cambridge", "cambridge", 52.2130, 0.0944),
-    Site("Royal Observatory Greenwich", "greenwich", 51.4769, -0.0005),
-    Site("Jodrell Bank Observatory", "jodrell-bank", 53.2369, -2.3075),
-    Site("Armagh Observatory", "armagh", 54.3527, -6.6496),
-    Site("Kielder Observatory", "kielder", 55.2323, -2.6166),
-    Site("Observatoire de Haute-Provence", "haute-provence", 43.9317, 5.7125),
-    Site("Calar Alto Observatory", "calar-alto", 37.2236, -2.5461),
-    Site("Ondřejov Observatory", "ondrejov", 49.9105, 14.7812),
+    Site("Institute of Astronomy, Cambridge", "cambridge", 52.2130, 0.0944, "https://www.ast.cam.ac.uk/"),
+    Site("Royal Observatory Greenwich", "greenwich", 51.4769, -0.0005, "https://www.rmg.co.uk/royal-observatory"),
+    Site("Jodrell Bank Observatory", "jodrell-bank", 53.2369, -2.3075, "https://www.jodrellbank.net/"),
+    Site("Armagh Observatory", "armagh", 54.3527, -6.6496, "https://armagh.space/"),
+    Site("Kielder Observatory", "kielder", 55.2323, -2.6166, "https://www.kielderobservatory.org/"),
+    Site("Observatoire de Haute-Provence", "haute-provence", 43.9317, 5.7125,
+         "https://en.wikipedia.org/wiki/Haute-Provence_Observatory"),
+    Site("Calar Alto Observatory", "calar-alto", 37.2236, -2.5461, "https://www.caha.es/"),
+    Site("Ondřejov Observatory", "ondrejov", 49.9105, 14.7812, "https://www.asu.cas.cz/"),
 )
 LENSES = ("Fujinon YV2.7x2.2 2.2mm f/1.2", "Computar 3.8mm f/0.8", "Tamron 13FM22IR 2.2mm f/1.2")
 SENSORS = ("Watec 902H2 Ultimate", "Watec 910HX/RC", "Sony IMX291 starlight")
@@ -187,7 +192,7 @@ def _statuses(rng: random.Random, camera_id: str, site: Site, start: date, night
     horizon = _horizon(rng)
     first = model.CameraStatus(
         lens=LENSES[index % len(LENSES)], sensor=SENSORS[index % len(SENSORS)],
-        inst_url=f"https://meteorpi.example.org/sites/{site.slug}",
+        inst_url=site.url,
         inst_name=f"{site.name} MeteorPi", camera_id=camera_id,
         orientation=model.Orientation(altitude, azimuth, error=2.0, rotation=round(rng.uniform(-3, 3), 2),
                                       width_of_field=round(rng.uniform(60, 90), 1)),

@@ -7,7 +7,7 @@ The class is assembled from mixins, one per area, so that each module stays smal
 ``_grants`` (which cameras a user may write for), ``_pending`` (uploads awaiting records),
 ``_housekeeping`` (pruning under a retention policy), ``_storage`` (disk usage), ``_wire``
 (search pages as JSON bytes for the HTTP API), ``_coincidences`` (multi-station meteors) and
-``_activity`` (counts per camera and time bin) and ``_camera_health``.
+``_activity`` (counts per camera and time bin), ``_camera_health`` and ``_database_size``.
 This module holds what they share: the engine, transactions, the file store, the caches and
 the installation id.
 """
@@ -28,6 +28,7 @@ from meteorpi_fdb._activity import ActivityMixin
 from meteorpi_fdb._batch import BatchMixin
 from meteorpi_fdb._camera_health import CameraHealthMixin
 from meteorpi_fdb._coincidences import CoincidencesMixin
+from meteorpi_fdb._database_size import DatabaseSizeMixin
 from meteorpi_fdb._export import ExportMixin
 from meteorpi_fdb._export_batches import ExportBatchMixin
 from meteorpi_fdb._export_queue import ExportQueueMixin
@@ -62,8 +63,8 @@ def default_installation_id() -> str:
 class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, UsersMixin, ExportMixin,
                      ExportBatchMixin, ExportSettingsMixin, ImportBatchMixin, ReplicationDigestMixin,
                      GrantsMixin, PendingUploadsMixin, WireMixin, HousekeepingMixin, StorageMixin,
-                     CoincidencesMixin, ActivityMixin, CameraHealthMixin, ExportQueueMixin,
-                     RollbackMixin):
+                     CoincidencesMixin, ActivityMixin, CameraHealthMixin, DatabaseSizeMixin,
+                     ExportQueueMixin, RollbackMixin):
     """A single MeteorPi relational database and file store.
 
     :ivar db_path: the database location as given

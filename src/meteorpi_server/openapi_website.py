@@ -32,7 +32,9 @@ def website_paths(op: Any, ok: Any, search_param: Any, path: Any) -> dict[str, A
                 "kind": {"type": "string", "enum": [kind]},
                 "bin": {"type": "string", "enum": ["hour", "night", "day"]},
                 "bins": {"type": "array", "items": activity_bin},
-                "total": {"type": "integer", "minimum": 0}}, ("kind", "bin", "bins", "total")))},
+                "total": {"type": "integer", "minimum": 0}}, ("kind", "bin", "bins", "total"))),
+             "304": {"description": "Not modified: If-None-Match matched the ETag, and nothing was "
+                                    "written to the database since"}},
             [search_param(schema_name), *params])}
 
     binary = {"schema": {"type": "string", "format": "binary"}}
@@ -52,7 +54,14 @@ def website_paths(op: Any, ok: Any, search_param: Any, path: Any) -> dict[str, A
         "quiet": {"type": "boolean"}, "quiet_for_s": {"type": "number", "nullable": True}},
         ("camera_id", "last_status_change", "last_event", "last_file", "last_import", "high_water_mark",
          "export", "typical_gap_s", "quiet", "quiet_for_s"))
+    metrics = {"200": {"description": "Prometheus text format (OpenMetrics if the Accept header asks for it)",
+                       "content": {"text/plain": {"schema": {"type": "string"}}}}}
     return {
+        "/metrics": {"get": {**op("metrics", "service", "Prometheus metrics: requests by route and status, "
+                                  "latency, import results, export queue, database and store sizes "
+                                  "(MPI_METRICS: off, public, or admin with Basic auth and camera_admin)",
+                                  metrics, errors=("403", "429")),
+                             "security": [{}, {"basicAuth": []}]}},
         "/cameras/health": {"get": op(
             "getCameraHealth", "admin", "Per camera: last status change, event, file and import, high "
             "water mark, export queue on this node, typical gap between events, quiet flag",

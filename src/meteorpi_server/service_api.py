@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from meteorpi_fdb.housekeeping import HousekeepingPolicy
 from meteorpi_server.app import MeteorApp
 from meteorpi_server.openapi import document_for
-from meteorpi_server.routing import blueprint
+from meteorpi_server.routing import blueprint, optional_routes
 
 logger = logging.getLogger("meteorpi.server")
 
@@ -46,11 +46,18 @@ class _StorageReport:
             return self.report
 
 
+def shared_storage_report(meteor_app: MeteorApp) -> _StorageReport:
+    """The app's one cached storage report (shared by /health and /metrics)."""
+    return meteor_app.app.extensions.setdefault("meteorpi_storage_report", _StorageReport(meteor_app))
+
+
 def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
-    """Add ``GET /health`` and ``GET /openapi.json`` to ``meteor_app`` under ``url_path``."""
+    """Add ``GET /health`` and ``GET /openapi.json`` to ``meteor_app`` under ``url_path``, and
+    ``GET /metrics`` (``metrics_api``) where prometheus-client is installed and MPI_METRICS
+    is not ``off``."""
     bp = blueprint("service", url_path)
     prefix = url_path.rstrip("/")
-    storage = _StorageReport(meteor_app)
+    storage = shared_storage_report(meteor_app)
 
     @bp.get("/health")
     def health() -> Response:
@@ -75,3 +82,6 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
         return jsonify(document)
 
     meteor_app.app.register_blueprint(bp)
+    metrics_api = optional_routes("metrics_api", "prometheus_client")
+    if metrics_api is not None and meteor_app.settings["MPI_METRICS"] != "off":
+        metrics_api.add_routes(meteor_app, url_path)

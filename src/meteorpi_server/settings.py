@@ -15,6 +15,7 @@ from typing import Any, Mapping, NamedTuple
 
 ROUTE_SETS = ("query", "admin", "import", "browse")
 CONTENT_OFFLOAD_MODES = ("", "x-accel-redirect", "x-sendfile")
+METRICS_MODES = ("off", "public", "admin")
 ROUTE_SETS = ("query", "admin", "import", "browse", "coincidences")
 
 
@@ -83,6 +84,10 @@ SETTINGS: tuple[Setting, ...] = (
             "triggers an update soon after. Needs the 'trajectory' extra."),
     Setting("MPI_COINCIDENCE_WINDOW_MS", 2000, "Largest time difference (ms) between events of "
             "different cameras that may be one meteor (allows for clock error)."),
+    Setting("MPI_METRICS", "admin", "Who may read GET /metrics (Prometheus text format; needs "
+            "prometheus-client, from the 'server' extra): 'off' (no route), 'public' (anyone: "
+            "only where the network keeps strangers out) or 'admin' (Basic auth, camera_admin "
+            "role). With several gunicorn workers set PROMETHEUS_MULTIPROC_DIR (docs/http-api.md)."),
     Setting("MPI_LOG_LEVEL", "INFO", "Level of the 'meteorpi' loggers (DEBUG, INFO, WARNING, ...)."),
     # Housekeeping (meteorpi_fdb.housekeeping): read by 'meteorpi serve', 'register' and 'prune'.
     Setting("MPI_RETAIN_NIGHTS", 0, "Nights of data always kept (noon to noon UTC, the current "
@@ -155,6 +160,8 @@ def _check(values: dict[str, Any]) -> dict[str, Any]:
                          f"expected any of {', '.join(ROUTE_SETS)}")
     if values["MPI_MAX_PAGE_SIZE"] < 1:
         raise ValueError("MPI_MAX_PAGE_SIZE must be at least 1")
+    if values["MPI_METRICS"] not in METRICS_MODES:
+        raise ValueError(f"MPI_METRICS must be one of {', '.join(METRICS_MODES)}, got {values['MPI_METRICS']!r}")
     if values["MPI_CONTENT_OFFLOAD"] not in CONTENT_OFFLOAD_MODES:
         raise ValueError("MPI_CONTENT_OFFLOAD must be empty, 'x-accel-redirect' or 'x-sendfile', "
                          f"got {values['MPI_CONTENT_OFFLOAD']!r}")

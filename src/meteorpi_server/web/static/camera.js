@@ -98,6 +98,7 @@ async function showHours(id, night) {
   $("night").value = night || "";
   const range = night ? nightRange(night) : null;
   if (!range) return;
+  $("chart-hour").setAttribute("aria-busy", "true");
   const body = await activity("events", {camera_ids: [id], after: range[0] - 1, before: range[1]}, "hour");
   const byStart = new Map(body.bins.map((b) => [b.start, b.count]));
   const points = [];
@@ -108,6 +109,7 @@ async function showHours(id, night) {
   $("hour-heading").textContent = "Meteor triggers per hour, night of " + night;
   $("chart-hour").append(barChart(points, {caption: body.total + " meteor triggers in the night of " + night + " (hours in UTC)",
     id: "triggers-per-hour", tickEvery: 2, keyLabel: "hour (UTC)", valueLabel: "triggers"}));
+  $("chart-hour").setAttribute("aria-busy", "false");
 }
 
 function cameraList(cameras) {
@@ -162,8 +164,10 @@ async function main() {
   const render = () => {
     const night = readParams().get("night");
     const chosen = night && parseDate(night) > 0 ? night : latest;
-    showHours(id, chosen).then(() => setStatus("status", ""),
-      (error) => setStatus("status", "Could not load the hourly activity: " + error.message, true));
+    showHours(id, chosen).then(() => setStatus("status", ""), (error) => {
+      $("chart-hour").setAttribute("aria-busy", "false");
+      setStatus("status", "Could not load the hourly activity: " + error.message, true);
+    });
   };
   onNavigate(render);
 }

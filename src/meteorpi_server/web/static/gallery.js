@@ -261,11 +261,13 @@ async function show(state) {
     return;
   }
   setStatus("status", "Loading " + tab.noun + "\u2026");
+  $("gallery").setAttribute("aria-busy", "true");
   let body;
   try {
     body = await getJSON(searchPath(tab.route, buildSearch(state)));
   } catch (e) {
     if (mine === generation) showError("Could not load " + tab.noun + ": " + e.message);
+    if (mine === generation) $("gallery").setAttribute("aria-busy", "false");
     return;
   }
   if (mine !== generation) return;
@@ -279,6 +281,7 @@ async function show(state) {
   $("page-info").textContent = "page " + state.page + " of " + Math.max(1, Math.ceil(body.count / state.limit));
   $("prev").disabled = state.page <= 1;
   $("next").disabled = first + items.length >= body.count;
+  $("gallery").setAttribute("aria-busy", "false");
 }
 
 function init() {

@@ -46,14 +46,14 @@ async function show() {
     setStatus("status", "Could not load camera health: " + error.message, true);
     return;
   }
-  const cameras = body.cameras || [];
-  const quiet = cameras.filter((c) => c.quiet).length;
-  setStatus("status", cameras.length + " cameras" + (quiet ? ", " + quiet + " quiet" : ", all reporting"));
+  const rows = body.cameras || [];
+  const quiet = rows.filter((c) => c.quiet).length;
+  setStatus("status", rows.length + " cameras" + (quiet ? ", " + quiet + " quiet" : ", all reporting"));
   $("health-now").textContent = "As of " + formatUTC(body.now);
   $("health").replaceChildren(el("table", {},
     el("caption", {class: "visually-hidden"}, "Health of each camera"),
     el("thead", {}, el("tr", {}, COLUMNS.map(([, label]) => el("th", {scope: "col"}, label)))),
-    el("tbody", {}, cameras.map((camera) => el("tr", {class: camera.quiet ? "quiet" : null, "data-camera-id": camera.camera_id},
+    el("tbody", {}, rows.map((camera) => el("tr", {class: camera.quiet ? "quiet" : null, "data-camera-id": camera.camera_id},
       COLUMNS.map(([key]) => el(key === "camera" ? "th" : "td", key === "camera" ? {scope: "row"} : {}, cell(camera, key))))))));
 }
 

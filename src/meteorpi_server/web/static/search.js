@@ -19,6 +19,7 @@ const CHECKS = ["exclude_events", "exclude_imported"];
 const LIMITS = ["10", "25", "50", "100"];
 let cameras = [];
 let rowCount = 0;
+let generation = 0;
 
 // ---- the form <-> the URL ----
 
@@ -193,9 +194,26 @@ function thumbnailSmall(file) {
   return img;
 }
 
+/** A Python literal of a JSON value (strings as JSON writes them: valid Python too). */
+function pyLiteral(value, indent) {
+  if (value === true) return "True";
+  if (value === false) return "False";
+  if (value === null) return "None";
+  const inner = indent + "    ";
+  if (Array.isArray(value)) {
+    return value.length ? "[\n" + value.map((v) => inner + pyLiteral(v, inner)).join(",\n") + "\n" + indent + "]" : "[]";
+  }
+  if (typeof value === "object") {
+    const entries = Object.entries(value);
+    return entries.length ? "{\n" + entries.map(([k, v]) => inner + JSON.stringify(k) + ": " + pyLiteral(v, inner)).join(",\n")
+      + "\n" + indent + "}" : "{}";
+  }
+  return JSON.stringify(value);
+}
+
 function pythonSnippet(kind, search) {
   const cls = kind === "events" ? "EventSearch" : "FileRecordSearch";
-  const json = JSON.stringify(search, null, 4).replace(/\btrue\b/g, "True").replace(/\bfalse\b/g, "False").replace(/\bnull\b/g, "None");
+  const json = pyLiteral(search, "");
   return "from meteorpi_client import MeteorClient\nfrom meteorpi_model import " + cls + "\n\n"
     + "search = " + cls + ".from_dict(" + json + ")\n"
     + "with MeteorClient(\"" + ROOT.href.replace(/\/$/, "") + "\") as client:\n"
@@ -204,6 +222,7 @@ function pythonSnippet(kind, search) {
 }
 
 async function render() {
+  const mine = ++generation;
   const params = readParams();
   fillForm(params);
   let built;
@@ -212,9 +231,11 @@ async function render() {
   } catch (error) {
     if (!(error instanceof InputError)) throw error;
     setStatus("status", error.message, true);
+    $("results").setAttribute("aria-busy", "false");
     return;
   }
   const {kind, search, page, limit} = built;
+  $("results").setAttribute("aria-busy", "true");
   const path = searchPath(kind + "/", search);
   $("api-link").href = apiUrl(path);
   $("curl").textContent = "curl '" + apiUrl(path) + "'";
@@ -224,10 +245,13 @@ async function render() {
   try {
     body = await getJSON(path);
   } catch (error) {
+    if (mine !== generation) return;
     setStatus("status", "The search failed: " + error.message, true);
     $("results").replaceChildren();
+    $("results").setAttribute("aria-busy", "false");
     return;
   }
+  if (mine !== generation) return;  // a newer search was started meanwhile
   const items = body[kind] || [];
   const first = search.skip;
   $("result-count").textContent = body.count === 1 ? "1 " + kind.slice(0, -1) : body.count + " " + kind;
@@ -240,6 +264,7 @@ async function render() {
   $("page-info").textContent = "page " + page + " of " + Math.max(1, Math.ceil(body.count / limit));
   $("prev").disabled = page <= 1;
   $("next").disabled = first + items.length >= body.count;
+  $("results").setAttribute("aria-busy", "false");
 }
 
 function goToPage(delta) {
