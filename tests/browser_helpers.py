@@ -103,11 +103,26 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
+#: the one Chromium of this process, and how many ``browser`` fixtures hold it
+_SHARED: dict[str, Any] = {}
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    """One Chromium per test session (per xdist worker)."""
-    with chromium() as started:
-        yield started
+    """One Chromium per test session (per xdist worker), shared by every test module that
+    imports this fixture: Playwright's sync API runs one instance per thread."""
+    if not _SHARED:
+        manager = chromium()
+        _SHARED.update(manager=manager, browser=manager.__enter__(), holders=0)
+    _SHARED["holders"] += 1
+    try:
+        yield _SHARED["browser"]
+    finally:
+        _SHARED["holders"] -= 1
+        if not _SHARED["holders"]:
+            manager = _SHARED["manager"]
+            _SHARED.clear()
+            manager.__exit__(None, None, None)
 
 
 # Report CSP violations on the console too (Chromium also logs them; this names the directive).

@@ -63,6 +63,9 @@ class Client:
     def delete(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("DELETE", path, **kwargs)
 
+    def patch(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("PATCH", path, **kwargs)
+
     def close(self) -> None:
         self.session.close()
 
@@ -100,6 +103,14 @@ def client(server: MeteorServer) -> Iterator[Client]:
     http = Client(server.base_url())
     yield http
     http.close()
+
+
+@pytest.fixture
+def admin(server: MeteorServer, client: Client) -> Client:
+    """``client`` logged in as ADMIN, with the three standard users added."""
+    add_users(server.db)
+    client.session.auth = ADMIN
+    return client
 
 
 def add_users(db: Any) -> None:

@@ -9,15 +9,8 @@ import pytest
 import meteorpi_model as model
 from tests.conftest import INSTALLATION_ID
 from tests.helpers import make_status, utc
-from tests.server_helpers import (ADMIN, IMPORTER, USER, Client, add_users, assert_schema,  # noqa: F401
-                                  cheap_password_hashing, client, make_server, server)
-
-
-@pytest.fixture
-def admin(server, client: Client) -> Client:
-    add_users(server.db)
-    client.session.auth = ADMIN
-    return client
+from tests.server_helpers import (ADMIN, IMPORTER, USER, Client, add_users, admin,  # noqa: F401
+                                  assert_schema, cheap_password_hashing, client, make_server, server)
 
 
 def _user_ids(response) -> list[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from tests.browser_helpers import DESKTOP, PHONE, VIEWER, CheckedPage, chromium, serving_demo
+from tests.browser_helpers import ADMIN, DESKTOP, PHONE, VIEWER, CheckedPage, chromium, serving_demo
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "tour"
 
@@ -36,6 +36,29 @@ def _open_first_event(ui: Any) -> None:
     ui.wait_for_load_state("networkidle")
 
 
+def _warn_rollback(ui: Any) -> None:
+    """The high water mark page's warning before a rollback (nothing is deleted)."""
+    ui.get_by_label("New mark (UTC)").fill("2024-08-11 20:00:00")
+    ui.get_by_role("button", name="Check").click()
+    ui.wait_for_selector("#rollback-warning")
+
+
+#: an export configuration for the exports page (the demo node has none), added as the admin
+_ADD_EXPORT = """async () => {
+  const app = await import("./static/app.js");
+  await app.getJSON("export", {auth: true, method: "POST", body: {type: "event", name: "to central",
+    target_url: "https://central.example.org/import", user_id: "node7", password: "central-password",
+    description: "bright meteors"}});
+}"""
+
+
+def _show_export(ui: Any) -> None:
+    ui.evaluate(_ADD_EXPORT)
+    ui.reload()
+    ui.wait_for_selector("#exports table")
+    ui.wait_for_load_state("networkidle")
+
+
 TOUR: list[Stop] = [
     Stop("gallery", "web/", "Gallery: meteor events as thumbnails, filtered by camera and observing night"),
     Stop("viewer", "web/", "An event opened in the viewer: the full image, metadata, files", prepare=_open_first_event),
@@ -48,6 +71,15 @@ TOUR: list[Stop] = [
                                            "per hour, sky clarity per night, nights with data", full_page=True),
     Stop("login", "web/login", "Log in (the admin API's Basic auth)"),
     Stop("health", "web/health", "Camera health, for logged-in users", login=VIEWER),
+    Stop("users", "web/users", "Users, roles and camera grants (camera_admin)", login=ADMIN),
+    Stop("camera-status", "web/camera-status?camera={camera}", "A camera's status and its visible-sky "
+         "polygons over the latest sky image (camera_admin)", login=ADMIN, full_page=True),
+    Stop("hwm", "web/hwm?camera={camera}", "High water marks (camera_admin)", login=ADMIN),
+    Stop("hwm-rollback", "web/hwm?camera={camera}", "The warning before a rollback", login=ADMIN,
+         prepare=_warn_rollback),
+    Stop("exports", "web/exports", "Export configurations and their queues (camera_admin)", login=ADMIN,
+         prepare=_show_export),
+    Stop("password", "web/password", "Change your own password (any logged-in user)", login=VIEWER),
     Stop("gallery-phone", "web/", "The gallery on a phone", viewport=PHONE),
     Stop("search-phone", "web/search", "The search editor on a phone", viewport=PHONE),
 ]

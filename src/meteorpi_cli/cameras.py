@@ -23,32 +23,23 @@ STATUS_FLAGS = {
     "lens": (None, "lens"), "sensor": (None, "sensor"), "inst_name": (None, "inst_name"),
     "inst_url": (None, "inst_url"), "software_version": (None, "software_version"),
 }
-_DERIVED = ("status_id", "valid_from", "valid_to")
 
 
 def new_status(current: model.CameraStatus | None, camera_id: str, changes: dict[str, Any],
                flags: dict[str, Any]) -> model.CameraStatus:
     """The current status (if any) with ``changes`` (wire-form fields) and ``flags`` applied."""
-    fields: dict[str, Any] = current.as_dict() if current else {}
-    for key in _DERIVED:
-        fields.pop(key, None)
     if not isinstance(changes, dict):
         raise ValueError("the status file must hold a mapping of status fields")
-    for key, value in changes.items():
-        if key in ("location", "orientation") and isinstance(value, dict):
-            fields[key] = {**fields.get(key, {}), **value}
-        elif key not in _DERIVED:
-            fields[key] = value
+    flag_changes: dict[str, Any] = {}
     for flag, value in flags.items():
         if value is None:
             continue
         section, key = STATUS_FLAGS[flag]
         if section is None:
-            fields[key] = value
+            flag_changes[key] = value
         else:
-            fields[section] = {**fields.get(section, {}), key: value}
-    fields["camera_id"] = camera_id
-    return model.CameraStatus.from_dict(fields)
+            flag_changes.setdefault(section, {})[key] = value
+    return model.status_with_changes(current, camera_id, changes, flag_changes)
 
 
 def status_rows(status: model.CameraStatus) -> list[tuple[str, str]]:

@@ -6,7 +6,6 @@ from datetime import datetime
 
 import click
 
-import meteorpi_model as model
 from meteorpi_cli._common import (TIME, data_options, emit_json, format_time, json_option,
                                   settings, yes_option)
 
@@ -17,16 +16,12 @@ def confirm_rollback(db, camera_id: str, time: datetime, yes: bool) -> None:
     Counts what would go (events, files and status blocks later than ``time``) and asks for
     confirmation unless ``yes``; nothing is asked when nothing would be deleted.
     """
-    mark = db.get_high_water_mark(camera_id)
-    if mark is None or time >= mark:
+    preview = db.rollback_preview(camera_id, time)
+    if preview is None:
         return
-    events = db.search_events(model.EventSearch(camera_ids=[camera_id], after=time, limit=1))["count"]
-    files = db.search_files(model.FileRecordSearch(camera_ids=[camera_id], after=time, limit=1))["count"]
-    statuses = sum(1 for s in db.get_camera_status_history(camera_id) if s.valid_from > time)
-    if not (events or files or statuses):
-        return
-    message = (f"Rolling camera {camera_id} back from {format_time(mark)} to {format_time(time)} "
-               f"deletes {events} events, {files} files and {statuses} status blocks. Continue?")
+    message = (f"Rolling camera {camera_id} back from {format_time(preview['mark'])} to "
+               f"{format_time(time)} deletes {preview['events']} events, {preview['files']} files "
+               f"and {preview['statuses']} status blocks. Continue?")
     if not yes:
         click.confirm(message, abort=True, err=True)
 

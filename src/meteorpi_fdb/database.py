@@ -31,6 +31,7 @@ from meteorpi_fdb._coincidences import CoincidencesMixin
 from meteorpi_fdb._database_size import DatabaseSizeMixin
 from meteorpi_fdb._export import ExportMixin
 from meteorpi_fdb._export_batches import ExportBatchMixin
+from meteorpi_fdb._export_queue import ExportQueueMixin
 from meteorpi_fdb._export_settings import ExportSettingsMixin
 from meteorpi_fdb._import_batch import ImportBatchMixin
 from meteorpi_fdb._grants import GrantsMixin
@@ -38,6 +39,7 @@ from meteorpi_fdb._pending import PendingUploadsMixin
 from meteorpi_fdb._housekeeping import HousekeepingMixin
 from meteorpi_fdb._records import RecordsMixin
 from meteorpi_fdb._replication_digest import ReplicationDigestMixin
+from meteorpi_fdb._rollback import RollbackMixin
 from meteorpi_fdb._status import StatusMixin
 from meteorpi_fdb._store_check import StoreCheckMixin
 from meteorpi_fdb._storage import StorageMixin
@@ -61,7 +63,8 @@ def default_installation_id() -> str:
 class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, UsersMixin, ExportMixin,
                      ExportBatchMixin, ExportSettingsMixin, ImportBatchMixin, ReplicationDigestMixin,
                      GrantsMixin, PendingUploadsMixin, WireMixin, HousekeepingMixin, StorageMixin,
-                     CoincidencesMixin, ActivityMixin, CameraHealthMixin, DatabaseSizeMixin):
+                     CoincidencesMixin, ActivityMixin, CameraHealthMixin, DatabaseSizeMixin,
+                     ExportQueueMixin, RollbackMixin):
     """A single MeteorPi relational database and file store.
 
     :ivar db_path: the database location as given

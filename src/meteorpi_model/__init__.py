@@ -10,6 +10,7 @@ from ._coincidence import (Coincidence, CoincidenceMember, CoincidenceSearch,
 from ._entities import CameraStatus, Event, FileRecord, User
 from ._md5 import get_md5_hash
 from ._search import EventSearch, ExportConfiguration, FileRecordSearch
+from ._status_changes import status_with_changes
 from ._time import (get_day_and_offset, milliseconds_to_utc_datetime, now, to_utc,
                     utc_datetime_to_milliseconds)
 from ._values import Location, Meta, MetaConstraint, NSString, Orientation, parse_uuid
@@ -38,6 +39,7 @@ __all__ = [
     "milliseconds_to_utc_datetime",
     "now",
     "parse_uuid",
+    "status_with_changes",
     "to_utc",
     "utc_datetime_to_milliseconds",
 ]

@@ -12,8 +12,8 @@ from typing import Any
 from flask import Response, jsonify
 
 from meteorpi_model import CameraStatus, EventSearch, ExportConfiguration, FileRecordSearch, User
-from meteorpi_server import admin_export_settings
-from meteorpi_server import camera_health_api, grants_api
+from meteorpi_server import (account_api, admin_export_settings, camera_admin_api, camera_health_api,
+                             export_queue_api, grants_api)
 from meteorpi_server.app import MeteorApp, json_object
 from meteorpi_server.errors import BadRequest
 from meteorpi_server.routing import blueprint, camera_id_param, fields, uuid_param
@@ -156,6 +156,9 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
         return jsonify({"status": stored.as_dict()})
 
     admin_export_settings.add_routes(meteor_app, bp, requires_admin)
+    export_queue_api.add_routes(meteor_app, bp, requires_admin)
     meteor_app.app.register_blueprint(bp)
     grants_api.add_routes(meteor_app, url_path)
+    account_api.add_routes(meteor_app, url_path)
+    camera_admin_api.add_routes(meteor_app, url_path)
     camera_health_api.add_routes(meteor_app, url_path)

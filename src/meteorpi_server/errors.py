@@ -6,6 +6,7 @@ Exception tree (each carries its HTTP status)::
     ├── BadRequest (400)        malformed JSON, bad UUID, wrong type, unknown field, ...
     ├── Forbidden (403)         missing or wrong credentials, missing role
     ├── NotFound (404)          the entity does not exist (``entity_id`` is echoed back)
+    ├── Conflict (409)          a change that needs a confirmation (a rollback) was not confirmed
     ├── PayloadTooLarge (413)   request body above the configured cap
     └── TooManyRequests (429)   login throttling, upload quota (with ``Retry-After``)
 
@@ -51,6 +52,10 @@ class Forbidden(ApiError):
 
 class NotFound(ApiError):
     status = 404
+
+
+class Conflict(ApiError):
+    status = 409
 
 
 class PayloadTooLarge(ApiError):

@@ -11,7 +11,7 @@ import copy
 import re
 from typing import Any, Iterable
 
-from meteorpi_server.openapi_schemas import (CAMERA_ID, SCHEMAS, UUID, obj, ref, text)
+from meteorpi_server.openapi_schemas import (CAMERA_ID, MILLIS, SCHEMAS, UUID, obj, ref, text)
 
 JSON = "application/json"
 BASIC_AUTH = [{"basicAuth": []}]
@@ -29,7 +29,7 @@ def _errors(*codes: str) -> dict[str, Any]:
     return {code: {"$ref": f"#/components/responses/{_ERROR_NAMES[code]}"} for code in codes}
 
 
-_ERROR_NAMES = {"400": "BadRequest", "403": "Forbidden", "404": "NotFound", "410": "Gone",
+_ERROR_NAMES = {"400": "BadRequest", "403": "Forbidden", "404": "NotFound", "409": "Conflict", "410": "Gone",
                 "413": "PayloadTooLarge", "416": "RangeNotSatisfiable", "429": "TooManyRequests"}
 
 
@@ -193,6 +193,65 @@ ADMIN_PATHS["/export/{config_id}/settings"] = {
                errors=("400", "404", "413")),
 }
 
+# The admin pages' routes (camera_admin_api, account_api, export_queue_api).
+ROLLBACK = obj({"camera_id": CAMERA_ID, "mark": MILLIS, "time": MILLIS,
+                **{name: {"type": "integer", "minimum": 0} for name in ("events", "files", "statuses")}},
+               ("camera_id", "mark", "time", "events", "files", "statuses"),
+               description="What moving the mark back to 'time' deletes")
+_MARK = _ok("The camera's high water mark (absent when it has none)",
+            obj({"camera_id": CAMERA_ID, "high_water_mark": MILLIS, "rollback": ROLLBACK}, ("camera_id",)))
+QUEUE = obj({"config_id": UUID, "enabled": {"type": "boolean"},
+             "failure_count": {"type": "integer", "minimum": 0},
+             **{name: {"type": "integer", "minimum": 0}
+                for name in ("pending", "due", "deferred", "completed")},
+             "next_export_time": MILLIS},
+            ("config_id", "enabled", "failure_count", "pending", "due", "deferred", "completed"))
+
+
+def _partial(name: str) -> dict[str, Any]:
+    """A component schema whose properties are all optional (merged over the current values)."""
+    return {key: value for key, value in SCHEMAS[name].items() if key != "required"}
+
+
+QUERY_PATHS["/cameras/{camera_id}/status"]["patch"] = _op(
+    "changeCameraStatus", "admin",
+    "Start a new status block: the current one with any fields changed (location and "
+    "orientation key by key), valid from valid_from (default now)", {"200": STATUS}, [CAMERA],
+    body=obj({"lens": text(min_length=0), "sensor": text(min_length=0),
+              "inst_name": text(min_length=0), "inst_url": text(min_length=0),
+              "software_version": {"type": "integer", "minimum": 0},
+              "regions": {"type": "array", "items": ref("Region")},
+              "location": _partial("Location"), "orientation": _partial("Orientation"),
+              "valid_from": MILLIS, "confirm_rollback": {"type": "boolean"}}),
+    auth=True, errors=("400", "409", "413"))
+ADMIN_PATHS["/cameras/{camera_id}/hwm"] = {
+    "get": _op("getHighWaterMark", "admin", "A camera's high water mark; with time, what moving "
+               "it back there would delete", {"200": _MARK},
+               [CAMERA, {"name": "time", "in": "query", "required": False, "schema": MILLIS,
+                         "description": "a new mark to preview (rollback is present if it deletes data)"}],
+               auth=True, errors=("400",)),
+    "put": _op("setHighWaterMark", "admin",
+               "Move a camera's high water mark; moving it back deletes later data (confirm it)",
+               {"200": _MARK}, [CAMERA],
+               body=obj({"time": MILLIS, "allow_rollback": {"type": "boolean"},
+                         "confirm_rollback": {"type": "boolean"}}, ("time",)),
+               auth=True, errors=("400", "409", "413")),
+}
+ADMIN_PATHS["/login/password"] = {"put": _op(
+    "changeOwnPassword", "admin", "Change the authenticated user's own password (any role)",
+    {"200": OKAY}, body=obj({"current_password": text(1024), "new_password": text(1024)},
+                            ("current_password", "new_password")),
+    auth=True, errors=("400", "413"))}
+QUEUE_RESPONSE = _ok("The configuration's export queue", obj({"queue": QUEUE}, ("queue",)))
+ADMIN_PATHS["/export/{config_id}/queue"] = {"get": _op(
+    "getExportQueue", "admin", "Due, deferred (after a failure) and completed tasks of a configuration",
+    {"200": QUEUE_RESPONSE}, [CONFIG], auth=True, errors=("400", "404"))}
+ADMIN_PATHS["/export/{config_id}/queue/rerun"] = {"post": _op(
+    "rerunExportQueue", "admin", "Make every pending task due now and reset the failure count",
+    {"200": _ok("How many tasks were moved, and the queue", obj(
+        {"rerun": {"type": "integer", "minimum": 0}, "queue": QUEUE}, ("rerun", "queue")))},
+    [CONFIG], auth=True, errors=("400", "404"))}
+
 _V2_ANSWER = {"type": "object", "additionalProperties": True}
 IMPORT_V2_PATHS: dict[str, Any] = {
     "/import/capabilities": {"get": _op(
@@ -316,6 +375,8 @@ DOCUMENT: dict[str, Any] = {
             ("Forbidden", "Missing or wrong credentials, a missing role, or (import) a "
                           "camera the importing user does not hold"),
             ("NotFound", "No such entity"),
+            ("Conflict", "The change would roll back the camera's high water mark over data; "
+                         "'rollback' says what it would delete (send confirm_rollback: true)"),
             ("Gone", "The file's content was pruned by the node's retention policy; its record "
                      "remains (pruned_time: when, in epoch milliseconds)"),
             ("PayloadTooLarge", "Request body above the configured maximum"),

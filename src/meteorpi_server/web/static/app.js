@@ -16,6 +16,11 @@ export const NAV = [
   {page: "search", label: "Search"},
   {page: "camera", label: "Cameras"},
   {page: "health", label: "Camera health", roles: ["user"]},
+  {page: "users", label: "Users", roles: ["camera_admin"], group: "admin"},
+  {page: "camera-status", label: "Camera status", roles: ["camera_admin"], group: "admin"},
+  {page: "hwm", label: "High water marks", roles: ["camera_admin"], group: "admin"},
+  {page: "exports", label: "Exports", roles: ["camera_admin"], group: "admin"},
+  {page: "password", label: "Password", roles: ["user"], group: "admin"},
 ];
 
 // ---- elements -----------------------------------------------------------------------------
