@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
-import shutil
 import subprocess
-import textwrap
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 from flask import request
 
+from benchmarks._nginx import nginx_command, nginx_config
 from meteorpi_server.settings import resolve
 from tests.conftest import INSTALLATION_ID
 from tests.helpers import make_file, make_status, utc
@@ -29,45 +27,6 @@ CONTENT = os.urandom(50_000) + b"tail"
 PREFIX = "/_meteorpi_content/"  # the setting's default, as in the documented example
 
 
-def documented_server_block() -> str:
-    """The nginx example of docs/http-api.md (so the documented configuration is the tested one)."""
-    text = (Path(__file__).parent.parent / "docs" / "http-api.md").read_text(encoding="utf-8")
-    match = re.search(r"```nginx\n(.*?)```", text, re.DOTALL)
-    assert match, "docs/http-api.md lost its nginx example"
-    return match.group(1)
-
-
-def nginx_config(directory: Path, port: int, app_port: int, store: str) -> Path:
-    """A complete nginx configuration: everything under ``directory``, proxying to the app, and
-    the internal location the app's X-Accel-Redirect answers point into."""
-    for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (directory / name).mkdir(parents=True, exist_ok=True)
-    user = "user root;" if os.geteuid() == 0 else ""  # workers must read the test's files
-    server_block = documented_server_block().replace("listen 80;", f"listen 127.0.0.1:{port};")
-    server_block = server_block.replace("127.0.0.1:8080", f"127.0.0.1:{app_port}")
-    server_block = server_block.replace("/srv/meteorpi/files/", f"{store}/")
-    server_block = server_block.replace("/var/cache/nginx/meteorpi", f"{directory}/cache")
-    config = directory / "nginx.conf"
-    config.write_text(textwrap.dedent(f"""
-        {user}
-        daemon off;
-        worker_processes 1;
-        pid {directory}/nginx.pid;
-        error_log stderr warn;
-        events {{ worker_connections 64; }}
-        http {{
-            access_log off;
-            client_body_temp_path {directory}/client_body;
-            proxy_temp_path {directory}/proxy;
-            fastcgi_temp_path {directory}/fastcgi;
-            uwsgi_temp_path {directory}/uwsgi;
-            scgi_temp_path {directory}/scgi;
-            {server_block}
-        }}
-    """))
-    return config
-
-
 @pytest.fixture
 def app_requests() -> list[str]:
     """The paths of the requests that reached the app (filled by ``behind_nginx``)."""
@@ -76,9 +35,6 @@ def app_requests() -> list[str]:
 
 @pytest.fixture
 def behind_nginx(make_server, tmp_path: Path, app_requests: list[str]) -> Iterator[tuple[object, Client]]:
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    assert os.path.exists(nginx), "nginx is missing: run scripts/services (installs Debian's nginx)"
-
     def record_requests(meteor_app) -> None:
         meteor_app.app.before_request(lambda: app_requests.append(request.full_path.rstrip("?")))
 
@@ -87,7 +43,7 @@ def behind_nginx(make_server, tmp_path: Path, app_requests: list[str]) -> Iterat
                                 extra_routes=record_requests)
     port = free_port()
     config = nginx_config(tmp_path / "nginx", port, meteor_server.port, meteor_server.db.file_store_path)
-    process = subprocess.Popen([nginx, "-e", "stderr", "-p", str(tmp_path / "nginx"), "-c", str(config)],
+    process = subprocess.Popen(nginx_command(tmp_path / "nginx", config),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_for(f"http://127.0.0.1:{port}/cameras", process=process)
