@@ -19,7 +19,7 @@ from tests.conftest import INSTALLATION_ID
 from tests.helpers import make_event, make_file, make_status, remote_file, remote_status, utc
 
 ODD_FLOATS = [0.0, -0.0, 1.0, 2.5, 1e-05, -3.3e-08, 0.0001, 123456789012345.6, 1e16, 1.7976931348623157e308,
-              5e-324, 3.0, -7.25]
+              5e-324, 3.0, -7.25, -42.0, 999999999999999.0, 1e15]
 ODD_STRINGS = ["plain", "", "caf\u00e9 \u2603 \U0001f320", "tab\tnew\nline \"quoted\" back\\slash",
                "\x7f\x01 control", "</script>"]
 

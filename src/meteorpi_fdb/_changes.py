@@ -17,7 +17,7 @@ after it commits; readers call :func:`read_stamp` *before* they read the data th
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, Engine, select, text, update
 
 from meteorpi_fdb import schema
 
@@ -40,6 +40,32 @@ def bump_after_commit(connection: Connection) -> None:
         # Fetched: Firebird evaluates a SELECT's expressions only as its rows are fetched.
         connection.execute(text(f"SELECT GEN_ID({FIREBIRD_SEQUENCE}, 1) FROM RDB$DATABASE")).scalar_one()
         connection.commit()
+
+
+_RAW_READ = f"SELECT {_COUNTER.c.epoch.name}, {_COUNTER.c.counter.name} FROM {_COUNTER.name}"
+
+
+def read_stamp_raw(engine: Engine) -> str:
+    """:func:`read_stamp` for SQLite and PostgreSQL on a raw pooled DB-API connection: one
+    statement, outside a transaction (it is its own snapshot), without SQLAlchemy's execution
+    and result machinery: the query API reads the stamp on every search request."""
+    raw = engine.raw_connection()
+    driver = raw.driver_connection
+    postgresql = engine.dialect.name == "postgresql"
+    try:
+        if postgresql:
+            driver.autocommit = True
+        cursor = driver.cursor()
+        try:
+            cursor.execute(_RAW_READ)
+            epoch, counter = cursor.fetchone()
+        finally:
+            cursor.close()
+    finally:
+        if postgresql:
+            driver.autocommit = False
+        raw.close()
+    return f"{epoch}-{counter}"
 
 
 def read_stamp(connection: Connection) -> str:

@@ -28,7 +28,7 @@ import orjson
 from sqlalchemy import Connection
 
 import meteorpi_model as model
-from meteorpi_fdb import schema
+from meteorpi_fdb import _wire_sqlite, schema
 from meteorpi_fdb.generators import _in_chunks
 from meteorpi_fdb.sql_builder import SQLBuilder, search_events_sql_builder, search_files_sql_builder, to_text
 
@@ -71,17 +71,30 @@ class WireMixin:
     def _wire_page(self, kind: _Kind, search: Any, cursor: str | None) -> bytes:
         if not isinstance(search, kind.search_class):
             raise ValueError(f"search must be a {kind.search_class.__name__}, not {type(search).__name__}")
-        counter, page, page_sql = _builders(kind, search, parse_cursor(cursor), self.backend)
+        position = parse_cursor(cursor)
+        if self.backend == "sqlite":
+            return self._sqlite_wire_page(kind, search, position)
+        counter, page, page_sql = _builders(kind, search, position, self.backend)
         if self.backend == "postgresql":
             with self.single_statement() as connection:
                 count, items, last = _postgresql_page(connection, kind, counter, page, page_sql)
             return _document(kind, search, count, items, last)
         with self.connection() as connection:
-            if self.backend == "sqlite":
-                count, items, last = _sqlite_page(connection, kind, counter, page, page_sql)
-            else:
-                count, items, last = _batched_page(connection, kind, counter, page, page_sql)
+            count, items, last = _batched_page(connection, kind, counter, page, page_sql)
         return _document(kind, search, count, items, last)
+
+    def _sqlite_wire_page(self, kind: _Kind, search: Any, position: tuple[int, int] | None) -> bytes:
+        """One statement on a raw pooled connection, outside a transaction (see ``_wire_sqlite``)."""
+        sql, args = _sqlite_statement(kind, search, position)
+        raw = self.engine.raw_connection()
+        try:
+            count, items, rows, last = _wire_sqlite.run(raw, sql, args)
+        finally:
+            raw.close()
+        text = f'{{"{kind.key}":{items},"count":{count}'
+        if search.limit and rows == search.limit:
+            text += f',"cursor":"{last}"'
+        return ascii_json(text + "}\n")
 
 
 def _document(kind: _Kind, search: Any, count: int, items: list[dict],
@@ -102,8 +115,18 @@ def search_statements(search: model.EventSearch | model.FileRecordSearch, cursor
     if dialect == "postgresql":
         return [_postgresql_statement(kind, counter, page, page_sql)]
     if dialect == "sqlite":
-        page_sql = _page_with_relations(kind, page_sql, dialect)
+        return [_sqlite_statement(kind, search, parse_cursor(cursor))]
     return [(counter.get_count_sql(), counter.sql_args), (page_sql, page.sql_args)]
+
+
+def _sqlite_statement(kind: _Kind, search: Any, position: tuple[int, int] | None) -> tuple[str, list[Any]]:
+    builder = kind.builder(search, dialect="sqlite")
+    page = _after(builder, kind, position)
+    counter = _count_builder(builder, search, kind.alias)
+    page_sql = page.get_select_sql(columns=_wire_sqlite.PAGE_COLUMNS[kind.key], order=kind.order,
+                                   limit=search.limit, skip=search.skip)
+    return (_wire_sqlite.page_statement(kind.key, counter.get_count_sql(), page_sql),
+            [*page.sql_args, *counter.sql_args])
 
 
 def _builders(kind: _Kind, search: Any, position: tuple[int, int] | None,
@@ -132,6 +155,13 @@ def dumps(document: Any) -> bytes:
     if out.isascii() and b"\x7f" not in out:
         return out
     return _NON_ASCII.sub(_escape, out.decode("utf-8")).encode("ascii")
+
+
+def ascii_json(text: str) -> bytes:
+    """Compact JSON text as the bytes ``jsonify`` writes: non-ASCII (and DEL) as ``\\uXXXX``."""
+    if text.isascii() and "\x7f" not in text:
+        return text.encode("ascii")
+    return _NON_ASCII.sub(_escape, text).encode("ascii")
 
 
 def _escape(match: re.Match) -> str:
@@ -260,21 +290,13 @@ def _event_files(connection: Connection, event_ids: Sequence[int]) -> dict[int, 
 # starts with its sort key (metaindex, sequencenumber), so order never depends on the aggregate.
 # Floats travel as text: JSON numbers would lose -0.0's sign on PostgreSQL, and SQLite writes
 # REALs with 15 significant digits (JSON, CAST) or rounds them inexactly (printf), so there a
-# function of ours writes Python's repr (registered on each connection by sqlite_functions).
+# function of ours writes Python's repr (see _wire_sqlite, whose one statement builds the page).
 _FLOAT_TEXT = {"postgresql": "floatvalue::text", "sqlite": "mpi_float_text(floatvalue)"}
-
-
-def _float_text(value: Any) -> str | None:
-    return None if value is None else repr(float(value))
 
 
 def sqlite_functions(connection: Connection) -> None:
     """Register ``mpi_float_text`` on this pooled SQLite connection, once per connection."""
-    info = connection.connection.info
-    if not info.get("mpi_float_text"):
-        connection.connection.driver_connection.create_function(
-            "mpi_float_text", 1, _float_text, deterministic=True)
-        info["mpi_float_text"] = True
+    _wire_sqlite.register(connection.connection)
 
 
 def _aggregate(dialect: str, items: str, source: str, order: str) -> str:
@@ -318,11 +340,6 @@ def _relations(kind: _Kind, dialect: str) -> str:
             f"{_files_aggregate(dialect)} AS files")
 
 
-def _page_with_relations(kind: _Kind, page_sql: str, dialect: str) -> str:
-    """``page_sql``'s rows with their relations (see :func:`_relations`), in the page's order."""
-    return f"SELECT p.*, {_relations(kind, dialect)} FROM ({page_sql}) p ORDER BY 2 DESC, 1 DESC"
-
-
 def _postgresql_statement(kind: _Kind, counter: SQLBuilder, page: SQLBuilder,
                           page_sql: str) -> tuple[str, list[Any]]:
     """One statement: the count, joined laterally to the page, with the page's relations."""
@@ -330,15 +347,6 @@ def _postgresql_statement(kind: _Kind, counter: SQLBuilder, page: SQLBuilder,
     sql = (f"SELECT counted.n, p.*, {_relations(kind, 'postgresql')} FROM ({count_sql}) counted "
            f"LEFT JOIN LATERAL ({page_sql}) p ON TRUE ORDER BY 3 DESC, 2 DESC")
     return sql, [*counter.sql_args, *page.sql_args]
-
-
-def _sqlite_page(connection: Connection, kind: _Kind, counter: SQLBuilder, page: SQLBuilder,
-                 page_sql: str) -> tuple[int, list[dict], tuple[int, int] | None]:
-    """The count, then the page with its relations (two statements, no per-relation queries)."""
-    sqlite_functions(connection)
-    count = connection.execute(*_text(counter.get_count_sql(), counter.sql_args)).scalar_one()
-    rows = connection.execute(*_text(_page_with_relations(kind, page_sql, "sqlite"), page.sql_args)).all()
-    return count, *_from_aggregated_rows(kind, rows)
 
 
 @functools.lru_cache(maxsize=256)

@@ -112,6 +112,8 @@ class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, Use
 
     def change_stamp(self) -> str:
         """A stamp that changes whenever any process commits a write (see ``_changes``)."""
+        if self.backend in ("sqlite", "postgresql"):
+            return _changes.read_stamp_raw(self.engine)
         with self.single_statement() as connection:
             return _changes.read_stamp(connection)
 
