@@ -87,6 +87,8 @@ class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, Use
         self.file_store = FileStore(self.file_store_path)
         self.part_store = PartStore(self.file_store)
         self.generators = MeteorDatabaseGenerators(self)
+        self._stamp_reader = (_changes.StampReader(self.engine)
+                              if self.backend in ("sqlite", "postgresql") else None)
 
     @property
     def con(self) -> Engine:
@@ -112,8 +114,8 @@ class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, Use
 
     def change_stamp(self) -> str:
         """A stamp that changes whenever any process commits a write (see ``_changes``)."""
-        if self.backend in ("sqlite", "postgresql"):
-            return _changes.read_stamp_raw(self.engine)
+        if self._stamp_reader is not None:
+            return self._stamp_reader.read()
         with self.single_statement() as connection:
             return _changes.read_stamp(connection)
 
@@ -149,7 +151,9 @@ class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, Use
         self.generators.cache_clear_all()
 
     def close(self) -> None:
-        """Release every pooled connection."""
+        """Release every pooled connection (and those reading the change stamp)."""
+        if self._stamp_reader is not None:
+            self._stamp_reader.close()
         self.engine.dispose()
 
     def __enter__(self) -> "MeteorDatabase":
