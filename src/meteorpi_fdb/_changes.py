@@ -17,13 +17,10 @@ after it commits; readers call :func:`read_stamp` *before* they read the data th
 
 from __future__ import annotations
 
-import os
-import threading
-from typing import Any
-
 from sqlalchemy import Connection, Engine, select, text, update
 
 from meteorpi_fdb import schema
+from meteorpi_fdb._raw import ThreadConnections
 
 _COUNTER = schema.t_changecounter
 _BUMP = update(_COUNTER).values(counter=_COUNTER.c.counter + 1)
@@ -46,66 +43,15 @@ def bump_after_commit(connection: Connection) -> None:
         connection.commit()
 
 
-#: The stamp's statement as plain SQL, for DB-API cursors (StampReader).
+#: The stamp's statement as plain SQL, for DB-API cursors.
 _RAW_READ = f"SELECT {_COUNTER.c.epoch.name}, {_COUNTER.c.counter.name} FROM {_COUNTER.name}"
 
 
-class StampReader:
-    """:func:`read_stamp` for SQLite and PostgreSQL, made as cheap as a statement can be: the
-    query API reads the stamp on every search request. Each thread keeps its own DB-API
-    connection (taken out of the engine's pool, so configured like the others; autocommit on
-    PostgreSQL) that only ever runs this one statement, outside a transaction (one statement
-    is its own snapshot), without SQLAlchemy's pool and result machinery. A connection that
-    fails is dropped and the read repeated once on a new one; a forked child opens its own."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._opened: list[Any] = []
-
-    def read(self) -> str:
-        try:
-            return self._read()
-        except self.engine.dialect.loaded_dbapi.Error:
-            self._local.connection = None
-            return self._read()
-
-    def _read(self) -> str:
-        local = self._local
-        connection = getattr(local, "connection", None)
-        if connection is None or local.pid != os.getpid():
-            connection = local.connection = self._open()
-            local.pid = os.getpid()
-        cursor = connection.cursor()
-        try:
-            cursor.execute(_RAW_READ)
-            (epoch, counter), = cursor.fetchall()  # read to the end: no open read snapshot
-        finally:
-            cursor.close()
-        return f"{epoch}-{counter}"
-
-    def _open(self) -> Any:
-        pooled = self.engine.raw_connection()
-        driver = pooled.driver_connection
-        pooled.detach()  # ours until closed; the pool opens another in its place
-        if self.engine.dialect.name == "postgresql":
-            driver.autocommit = True
-        with self._lock:
-            self._opened.append((os.getpid(), driver))
-        return driver
-
-    def close(self) -> None:
-        """Close this process's connections (the others' belong to them)."""
-        with self._lock:
-            opened, self._opened = self._opened, []
-        self._local = threading.local()
-        for pid, driver in opened:
-            if pid == os.getpid():
-                try:
-                    driver.close()
-                except Exception:  # already broken: nothing left to release
-                    pass
+def read_stamp_raw(connections: ThreadConnections) -> str:
+    """:func:`read_stamp` for SQLite and PostgreSQL on this thread's raw read connection (the
+    query API reads the stamp on every search request)."""
+    (epoch, counter), = connections.fetch(_RAW_READ, ())
+    return f"{epoch}-{counter}"
 
 
 def read_stamp(connection: Connection) -> str:

@@ -76,21 +76,17 @@ class WireMixin:
             return self._sqlite_wire_page(kind, search, position)
         counter, page, page_sql = _builders(kind, search, position, self.backend)
         if self.backend == "postgresql":
-            with self.single_statement() as connection:
-                count, items, last = _postgresql_page(connection, kind, counter, page, page_sql)
-            return _document(kind, search, count, items, last)
+            sql, args = _postgresql_statement(kind, counter, page, page_sql)
+            rows = self._raw_reads.fetch(_format_style(sql), args)
+            items, last = _from_aggregated_rows(kind, [row[1:] for row in rows if row[1] is not None])
+            return _document(kind, search, rows[0][0], items, last)
         with self.connection() as connection:
             count, items, last = _batched_page(connection, kind, counter, page, page_sql)
         return _document(kind, search, count, items, last)
 
     def _sqlite_wire_page(self, kind: _Kind, search: Any, position: tuple[int, int] | None) -> bytes:
-        """One statement on a raw pooled connection, outside a transaction (see ``_wire_sqlite``)."""
-        sql, args = _sqlite_statement(kind, search, position)
-        raw = self.engine.raw_connection()
-        try:
-            count, items, rows, last = _wire_sqlite.run(raw, sql, args)
-        finally:
-            raw.close()
+        """One statement on this thread's raw read connection (see ``_wire_sqlite``, ``_raw``)."""
+        (count, items, rows, last), = self._raw_reads.fetch(*_sqlite_statement(kind, search, position))
         text = f'{{"{kind.key}":{items},"count":{count}'
         if search.limit and rows == search.limit:
             text += f',"cursor":"{last}"'
@@ -379,8 +375,18 @@ def _from_aggregated_rows(kind: _Kind, rows: Sequence[Any]) -> tuple[list[dict],
     return items, ((rows[-1][1], rows[-1][0]) if rows else None)
 
 
-def _postgresql_page(connection: Connection, kind: _Kind, counter: SQLBuilder, page: SQLBuilder,
-                     page_sql: str) -> tuple[int, list[dict], tuple[int, int] | None]:
-    """Count, page, files and metadata in one statement (one round trip)."""
-    rows = connection.execute(*_text(*_postgresql_statement(kind, counter, page, page_sql))).all()
-    return rows[0][0], *_from_aggregated_rows(kind, [row[1:] for row in rows if row[1] is not None])
+@functools.lru_cache(maxsize=256)
+def _format_style(sql: str) -> str:
+    """``?``-style SQL in the DB-API ``format`` style of psycopg (``%s``; ``%`` doubled), with
+    ``?`` inside single-quoted literals left alone."""
+    parts, in_literal = [], False
+    for character in sql:
+        if character == "'":
+            in_literal = not in_literal
+        if character == "?" and not in_literal:
+            parts.append("%s")
+        elif character == "%":
+            parts.append("%%")
+        else:
+            parts.append(character)
+    return "".join(parts)

@@ -6,9 +6,8 @@ NSStrings as ``str(NSString)`` renders them. Floats are the one thing SQLite wou
 differently (15 significant digits): ``mpi_float_text`` writes Python's ``repr``, which is what
 ``json`` writes for a finite float (metadata floats are finite), and ``json()`` embeds that text
 as a number unchanged. The same statement counts the result set and finds the page's last
-position (for the cursor), so a page costs one statement on a raw DB-API connection, without
-a transaction (one statement is one snapshot) or SQLAlchemy's result processing. Python only
-joins the pieces and escapes non-ASCII characters as ``jsonify`` does.
+position (for the cursor), so a page costs one statement on a raw read connection (``_raw``).
+Python only joins the pieces and escapes non-ASCII characters as ``jsonify`` does.
 
 Rows are aggregated in the order of their ordered subqueries, which is how SQLite evaluates an
 aggregate over an ordered subquery (the JSON tests check the order on every run).
@@ -16,7 +15,7 @@ aggregate over an ordered subquery (the JSON tests check the order on every run)
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 from meteorpi_fdb import schema
 
@@ -93,20 +92,14 @@ def _float_text(value: Any) -> str | None:
     return None if value is None else repr(float(value))
 
 
+def register_functions(driver_connection: Any) -> None:
+    """Register ``mpi_float_text`` on a pysqlite connection."""
+    driver_connection.create_function("mpi_float_text", 1, _float_text, deterministic=True)
+
+
 def register(pooled_connection: Any) -> None:
     """Register ``mpi_float_text`` on a pooled pysqlite connection, once per connection."""
     info = pooled_connection.info
     if not info.get("mpi_float_text"):
-        pooled_connection.driver_connection.create_function("mpi_float_text", 1, _float_text,
-                                                            deterministic=True)
+        register_functions(pooled_connection.driver_connection)
         info["mpi_float_text"] = True
-
-
-def run(raw_connection: Any, sql: str, args: Sequence[Any]) -> tuple[int, str, int, str | None]:
-    """Run :func:`page_statement`'s SQL on a pooled raw pysqlite connection."""
-    register(raw_connection)
-    cursor = raw_connection.driver_connection.execute(sql, args)
-    try:
-        return cursor.fetchone()
-    finally:
-        cursor.close()

@@ -38,7 +38,9 @@ from meteorpi_fdb._status import StatusMixin
 from meteorpi_fdb._store_check import StoreCheckMixin
 from meteorpi_fdb._storage import StorageMixin
 from meteorpi_fdb._users import UsersMixin
+from meteorpi_fdb._raw import ThreadConnections
 from meteorpi_fdb._wire import WireMixin
+from meteorpi_fdb._wire_sqlite import register_functions
 from meteorpi_fdb.engine import create_engine_for
 from meteorpi_fdb.file_store import FileStore
 from meteorpi_fdb.generators import MeteorDatabaseGenerators
@@ -87,8 +89,8 @@ class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, Use
         self.file_store = FileStore(self.file_store_path)
         self.part_store = PartStore(self.file_store)
         self.generators = MeteorDatabaseGenerators(self)
-        self._stamp_reader = (_changes.StampReader(self.engine)
-                              if self.backend in ("sqlite", "postgresql") else None)
+        self._raw_reads = (ThreadConnections(self.engine, register_functions if self.backend == "sqlite" else None)
+                           if self.backend in ("sqlite", "postgresql") else None)
 
     @property
     def con(self) -> Engine:
@@ -114,8 +116,8 @@ class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, Use
 
     def change_stamp(self) -> str:
         """A stamp that changes whenever any process commits a write (see ``_changes``)."""
-        if self._stamp_reader is not None:
-            return self._stamp_reader.read()
+        if self._raw_reads is not None:
+            return _changes.read_stamp_raw(self._raw_reads)
         with self.single_statement() as connection:
             return _changes.read_stamp(connection)
 
@@ -152,8 +154,8 @@ class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, Use
 
     def close(self) -> None:
         """Release every pooled connection (and those reading the change stamp)."""
-        if self._stamp_reader is not None:
-            self._stamp_reader.close()
+        if self._raw_reads is not None:
+            self._raw_reads.close()
         self.engine.dispose()
 
     def __enter__(self) -> "MeteorDatabase":
