@@ -8,8 +8,9 @@ were validated when written), and orjson writes the bytes Flask's ``jsonify`` wo
 written: compact, ASCII only (``\\uXXXX`` escapes), floats as Python's ``repr``, a final newline.
 
 On PostgreSQL a page is one statement: the count, the page, and each row's files and metadata
-as JSON aggregates; on SQLite two (the count, then the page with the same aggregates). Firebird
-reads the count, the page and each relation with one statement apiece, as ``generators`` does.
+as JSON aggregates. On SQLite it is one statement that writes the page's JSON itself
+(``_wire_sqlite``). Both run on the thread's raw read connection (``_raw``). Firebird reads the
+count, the page and each relation with one statement apiece, as ``generators`` does.
 
 A page may also start after a *cursor*: the position (time, internal id) of the last row of
 the previous page, returned with each full page. Unlike ``skip``, it costs the same however
@@ -281,66 +282,48 @@ def _event_files(connection: Connection, event_ids: Sequence[int]) -> dict[int, 
     return files
 
 
-# One statement for the page and its relations (PostgreSQL, SQLite): each row carries its
-# metadata, and an event its files with theirs, as JSON text built by the database. Each item
-# starts with its sort key (metaindex, sequencenumber), so order never depends on the aggregate.
-# Floats travel as text: JSON numbers would lose -0.0's sign on PostgreSQL, and SQLite writes
-# REALs with 15 significant digits (JSON, CAST) or rounds them inexactly (printf), so there a
-# function of ours writes Python's repr (see _wire_sqlite, whose one statement builds the page).
-_FLOAT_TEXT = {"postgresql": "floatvalue::text", "sqlite": "mpi_float_text(floatvalue)"}
-
-
 def sqlite_functions(connection: Connection) -> None:
     """Register ``mpi_float_text`` on this pooled SQLite connection, once per connection."""
     _wire_sqlite.register(connection.connection)
 
 
-def _aggregate(dialect: str, items: str, source: str, order: str) -> str:
+# One statement for the page and its relations (PostgreSQL): each row carries its metadata, and
+# an event its files with theirs, as JSON text built by the database. Each item starts with its
+# sort key (metaindex, sequencenumber), so order never depends on the aggregate. Floats travel
+# as text (JSON numbers would lose -0.0's sign), and Python writes them as ``repr`` does.
+def _aggregate(items: str, source: str, order: str) -> str:
     """JSON text of an array holding ``items`` (a SQL list) for each row of ``source``."""
-    if dialect == "postgresql":
-        return f"(SELECT json_agg(json_build_array({items}) ORDER BY {order}) {source})::text"
-    return f"(SELECT json_group_array(json_array({items})) FROM (SELECT * {source} ORDER BY {order}))"
+    return f"(SELECT json_agg(json_build_array({items}) ORDER BY {order}) {source})::text"
 
 
-def _meta_aggregate(dialect: str, table: str, owner: str, owner_ref: str) -> str:
-    items = f"metaindex, metakey, stringvalue, {_FLOAT_TEXT[dialect]}, datevalue"
-    return _aggregate(dialect, items, f"FROM {table} WHERE {owner} = {owner_ref}", "metaindex")
+def _meta_aggregate(table: str, owner: str, owner_ref: str) -> str:
+    items = "metaindex, metakey, stringvalue, floatvalue::text, datevalue"
+    return _aggregate(items, f"FROM {table} WHERE {owner} = {owner_ref}", "metaindex")
 
 
-def _files_aggregate(dialect: str) -> str:
-    nested = _meta_aggregate(dialect, "t_filemeta", "fileid", "f.internalid")
-    if dialect == "postgresql":
-        items = (f"l.sequencenumber, f.fileid, f.cameraid, f.mimetype, f.semantictype, f.filetime, "
-                 f"f.filesize, f.filename, fs.statusid, f.{_MD5}, {nested}::json")
-        source = ("FROM t_event_to_file l JOIN t_file f ON f.internalid = l.fileid "
-                  "JOIN t_camerastatus fs ON fs.internalid = f.statusid WHERE l.eventid = p.internalid")
-        return _aggregate(dialect, items, source, "l.sequencenumber")
-    # SQLite: the ordered subquery names its columns, and the nested array is embedded as JSON.
-    nested = nested.replace("f.internalid", "x.fileinternal")
-    items = ("x.sequencenumber, x.fileid, x.cameraid, x.mimetype, x.semantictype, x.filetime, "
-             f"x.filesize, x.filename, x.statusuuid, x.md5, json({nested})")
-    inner = (f"SELECT l.sequencenumber, f.internalid AS fileinternal, f.fileid, f.cameraid, f.mimetype, "
-             f"f.semantictype, f.filetime, f.filesize, f.filename, fs.statusid AS statusuuid, "
-             f"f.{_MD5} AS md5 FROM t_event_to_file l JOIN t_file f ON f.internalid = l.fileid "
-             "JOIN t_camerastatus fs ON fs.internalid = f.statusid WHERE l.eventid = p.internalid "
-             "ORDER BY l.sequencenumber")
-    return f"(SELECT json_group_array(json_array({items})) FROM ({inner}) x)"
+def _files_aggregate() -> str:
+    nested = _meta_aggregate("t_filemeta", "fileid", "f.internalid")
+    items = (f"l.sequencenumber, f.fileid, f.cameraid, f.mimetype, f.semantictype, f.filetime, "
+             f"f.filesize, f.filename, fs.statusid, f.{_MD5}, {nested}::json")
+    source = ("FROM t_event_to_file l JOIN t_file f ON f.internalid = l.fileid "
+              "JOIN t_camerastatus fs ON fs.internalid = f.statusid WHERE l.eventid = p.internalid")
+    return _aggregate(items, source, "l.sequencenumber")
 
 
-def _relations(kind: _Kind, dialect: str) -> str:
+def _relations(kind: _Kind) -> str:
     """Two columns for each row of a page ``p``: the JSON text of its metadata and files.
     Computed outside the page's own query, so that rows skipped by OFFSET never compute them."""
     if kind is _FILES:
-        return f"{_meta_aggregate(dialect, 't_filemeta', 'fileid', 'p.internalid')} AS metas, NULL AS files"
-    return (f"{_meta_aggregate(dialect, 't_eventmeta', 'eventid', 'p.internalid')} AS metas, "
-            f"{_files_aggregate(dialect)} AS files")
+        return f"{_meta_aggregate('t_filemeta', 'fileid', 'p.internalid')} AS metas, NULL AS files"
+    return (f"{_meta_aggregate('t_eventmeta', 'eventid', 'p.internalid')} AS metas, "
+            f"{_files_aggregate()} AS files")
 
 
 def _postgresql_statement(kind: _Kind, counter: SQLBuilder, page: SQLBuilder,
                           page_sql: str) -> tuple[str, list[Any]]:
     """One statement: the count, joined laterally to the page, with the page's relations."""
     count_sql = counter.get_count_sql().replace("COUNT(*)", "COUNT(*) AS n", 1)
-    sql = (f"SELECT counted.n, p.*, {_relations(kind, 'postgresql')} FROM ({count_sql}) counted "
+    sql = (f"SELECT counted.n, p.*, {_relations(kind)} FROM ({count_sql}) counted "
            f"LEFT JOIN LATERAL ({page_sql}) p ON TRUE ORDER BY 3 DESC, 2 DESC")
     return sql, [*counter.sql_args, *page.sql_args]
 
