@@ -27,6 +27,8 @@ PG_ADMIN_URL = os.environ.get("MPI_BENCH_PG_URL", "postgresql+psycopg://postgres
 SETTINGS = {
     "small": {"search_repeats": 30, "ingest_events": 200, "replication_events": 200, "http_seconds": 3,
               "registration_events": 1_000},
+    "medium": {"search_repeats": 30, "ingest_events": 200, "replication_events": 200, "http_seconds": 3,
+               "registration_events": 1_000},
     "full": {"search_repeats": 100, "ingest_events": 2_000, "replication_events": 1_000, "http_seconds": 10,
              "registration_events": 10_000},
 }
