@@ -15,6 +15,7 @@ aggregate over an ordered subquery (the JSON tests check the order on every run)
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from meteorpi_fdb import schema
@@ -80,6 +81,7 @@ PAGE_COLUMNS = {
 _ITEMS = {"events": _event_object(), "files": _file_object("p", "p.statusid", "p.iid")}
 
 
+@functools.lru_cache(maxsize=256)
 def page_statement(key: str, count_sql: str, page_sql: str) -> str:
     """One statement for (count, items JSON, rows in the page, last position ``"<t>.<iid>"``);
     its arguments are the page's, then the count's."""
