@@ -1,7 +1,7 @@
 """A search page on SQLite as one statement that writes the page's JSON (see ``_wire``).
 
 SQLite's JSON functions build every item: the event or file objects in the wire format's key
-order, absent ``file_name`` / ``md5`` removed, metadata typed as ``Meta.as_dict()`` types it,
+order, absent ``file_name`` / ``md5`` left out, metadata typed as ``Meta.as_dict()`` types it,
 NSStrings as ``str(NSString)`` renders them. Floats are the one thing SQLite would write
 differently (15 significant digits): ``mpi_float_text`` writes Python's ``repr``, which is what
 ``json`` writes for a finite float (metadata floats are finite), and ``json()`` embeds that text
@@ -21,7 +21,6 @@ from typing import Any
 from meteorpi_fdb import schema
 
 _MD5 = schema.t_file.c.md5hex.name
-_ABSENT = "'$.\"\"'"  # a path no object of ours has: json_remove leaves the object as it is
 
 
 def _ns(column: str) -> str:
@@ -52,14 +51,22 @@ def _metas(table: str, owner: str, owner_ref: str) -> str:
 
 
 def _file_object(f: str, status_id: str, internal_id: str) -> str:
-    """``FileRecord.as_dict()`` of the file row ``f`` (its status UUID column ``status_id``)."""
+    """``FileRecord.as_dict()`` of the file row ``f`` (its status UUID column ``status_id``):
+    one of four objects, as ``file_name`` and ``md5`` are present or not (absent keys are left
+    out, not null)."""
     meta = _metas("t_filemeta", "fileid", internal_id)
-    return (f"json_remove(json_object('file_id', {f}.fileid, 'camera_id', {f}.cameraid, "
-            f"'mime_type', {f}.mimetype, 'file_name', {f}.filename, 'semantic_type', "
-            f"{_ns(f + '.semantictype')}, 'file_time', {f}.filetime, 'file_size', {f}.filesize, "
-            f"'status_id', {status_id}, 'md5', {f}.{_MD5}, 'meta', json({meta})), "
-            f"CASE WHEN {f}.filename IS NULL THEN '$.file_name' ELSE {_ABSENT} END, "
-            f"CASE WHEN {f}.{_MD5} IS NULL THEN '$.md5' ELSE {_ABSENT} END)")
+    name = f"'file_name', {f}.filename, "
+    md5 = f"'md5', {f}.{_MD5}, "
+
+    def variant(with_name: bool, with_md5: bool) -> str:
+        return (f"json_object('file_id', {f}.fileid, 'camera_id', {f}.cameraid, 'mime_type', {f}.mimetype, "
+                f"{name if with_name else ''}'semantic_type', {_ns(f + '.semantictype')}, "
+                f"'file_time', {f}.filetime, 'file_size', {f}.filesize, 'status_id', {status_id}, "
+                f"{md5 if with_md5 else ''}'meta', json({meta}))")
+
+    return (f"CASE WHEN {f}.filename IS NOT NULL AND {f}.{_MD5} IS NOT NULL THEN {variant(True, True)} "
+            f"WHEN {f}.filename IS NOT NULL THEN {variant(True, False)} "
+            f"WHEN {f}.{_MD5} IS NOT NULL THEN {variant(False, True)} ELSE {variant(False, False)} END")
 
 
 def _event_object() -> str:
