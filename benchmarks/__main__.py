@@ -28,10 +28,12 @@ PG_ADMIN_URL = os.environ.get("MPI_BENCH_PG_URL", "postgresql+psycopg://postgres
 SETTINGS = {
     "small": {"search_repeats": 30, "ingest_events": 200, "replication_events": 200, "http_seconds": 3,
               "registration_events": 1_000},
+    "medium": {"search_repeats": 30, "ingest_events": 200, "replication_events": 200, "http_seconds": 3,
+               "registration_events": 1_000},
     "full": {"search_repeats": 100, "ingest_events": 2_000, "replication_events": 1_000, "http_seconds": 10,
              "registration_events": 10_000},
 }
-BENCHMARKS = ("search", "ingest", "http", "replication", "registration", "activity")
+BENCHMARKS = ("search", "ingest", "http", "replication", "registration", "activity", "logins")
 
 
 def _database_url(backend: str, scale: str) -> str:
@@ -79,11 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", choices=sorted(datagen.SCALES), default="small")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated subset of " + ", ".join(BENCHMARKS))
+    parser.add_argument("--search-repeats", type=int, default=None,
+                        help="searches per case (default: 30 at small scale, 100 at full)")
     parser.add_argument("--output", type=Path, default=None, help="JSON file (default benchmarks/results/<scale>.json)")
     args = parser.parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 150)
     scale = datagen.SCALES[args.scale]
-    settings = SETTINGS[args.scale]
+    settings = dict(SETTINGS[args.scale])
+    if args.search_repeats is not None:
+        settings["search_repeats"] = args.search_repeats
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(chosen) - set(BENCHMARKS)
     if unknown:
@@ -138,6 +144,12 @@ def main(argv: list[str] | None = None) -> int:
 
         console.print("registration against the durable-batch floor on sqlite …")
         results += registration.run(settings["registration_events"])
+
+    if "logins" in chosen:
+        from benchmarks import bad_logins
+
+        console.print("bad logins against gunicorn on sqlite, login guard on and off …")
+        results += bad_logins.run()
 
     _print(console, results, memory, scale)
     output = args.output or RESULTS_DIR / f"{scale.name}.json"

@@ -1,5 +1,6 @@
 """Memory of a gunicorn server under concurrent wrong-password logins (issue 11).
 
+    python -m benchmarks --only logins    # guard on vs off, into the results document
     python -m benchmarks.bad_logins [--workers 4] [--threads 4] [--concurrency 96]
                                     [--per-client 2] [--guard on|off] [--src DIR] [--json out.json]
 
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import requests
 
-from benchmarks._common import _children
+from benchmarks._common import Result, _children
 
 VICTIM = ("victim", "victim-password")
 OBSERVER = ("observer", "observer-password")
@@ -150,6 +151,28 @@ def measure(workers: int = 4, threads: int = 4, concurrency: int = 96, per_clien
             process.wait(20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def run(workers: int = 4, threads: int = 4, concurrency: int = 96) -> list[Result]:
+    """The attack with the login guard on (defaults) and off, one after the other; figures
+    beside the guard-off reference (what the server did before the guard existed)."""
+    on = measure(workers, threads, concurrency, per_client=1, guard=True)
+    off = measure(workers, threads, concurrency, per_client=1, guard=False)
+    setup = (f"{concurrency} concurrent wrong-password logins, gunicorn {workers}x{threads}, "
+             "argon2 64 MiB")
+
+    def answers(figures: dict) -> str:
+        return ", ".join(f"{count} x {status}" for status, count in figures["answers"].items())
+
+    note = (f"idle {on['idle_mb']:,.0f} MB; answers guard on: {answers(on)}; guard off: {answers(off)}; "
+            f"command: python -m benchmarks --only logins")
+    return [
+        Result("logins", f"{setup}: peak RSS above idle, guard on (defaults) vs guard off", "sqlite",
+               on["above_idle_mb"], off["above_idle_mb"], "MB", note),
+        Result("logins", "a real user's first login during that attack: its wait, guard on vs guard off",
+               "sqlite", on["real_user"]["seconds"], off["real_user"]["seconds"], "s",
+               f"status guard on {on['real_user']['status']}, guard off {off['real_user']['status']}"),
+    ]
 
 
 def main() -> None:

@@ -37,6 +37,8 @@ class Scale:
 
 SCALES = {
     "small": Scale("small", cameras=10, events=20_000, years=1.0),
+    # The first quarter of "full" (same cameras, same first 250,000 events): the scale between.
+    "medium": Scale("medium", cameras=100, events=250_000, years=3.0),
     "full": Scale("full", cameras=100, events=1_000_000, years=3.0),
 }
 

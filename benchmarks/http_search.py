@@ -38,6 +38,7 @@ from urllib.parse import quote_plus
 
 import requests
 
+from benchmarks import _nginx as _nginx_module
 from benchmarks import _wrk
 from benchmarks._common import tree_peak_rss_mb
 
@@ -173,53 +174,12 @@ def populate(db_url: str, store: Path, work: Path, events: int, file_kb: int) ->
         db.close()
 
 
-NGINX_CONFIG = textwrap.dedent('''
-    {user}
-    daemon off;
-    worker_processes 1;
-    pid {work}/nginx/nginx.pid;
-    error_log stderr warn;
-    events {{ worker_connections 256; }}
-    http {{
-        access_log off;
-        sendfile on;
-        client_body_temp_path {work}/nginx/body;
-        proxy_temp_path {work}/nginx/proxy;
-        fastcgi_temp_path {work}/nginx/fastcgi;
-        uwsgi_temp_path {work}/nginx/uwsgi;
-        scgi_temp_path {work}/nginx/scgi;
-        upstream meteorpi {{ server 127.0.0.1:{app_port}; keepalive 16; }}
-        server {{
-            listen 127.0.0.1:{port};
-            location /static/ {{ alias {work}/static/; }}
-            location / {{
-                proxy_pass http://meteorpi;
-                proxy_http_version 1.1;
-                proxy_set_header Connection "";
-            }}
-            location /_meteorpi_content/ {{
-                internal;
-                alias {store}/;
-                etag off;
-                add_header ETag $upstream_http_etag;
-                add_header Content-Security-Policy $upstream_http_content_security_policy;
-                add_header X-Content-Type-Options $upstream_http_x_content_type_options;
-            }}
-        }}
-    }}
-''')
-
-
 def _nginx(work: Path, port: int, app_port: int, store: Path) -> list[str]:
-    """The command line of an nginx (in the foreground) serving ``work``/static and proxying
-    to the MeteorPi server on ``app_port``, with the content-offload location."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (work / "nginx" / name).mkdir(parents=True, exist_ok=True)
-    config = work / "nginx" / "nginx.conf"
-    config.write_text(NGINX_CONFIG.format(user="user root;" if os.geteuid() == 0 else "", work=work,
-                                          port=port, app_port=app_port, store=store))
-    return [nginx, "-e", "stderr", "-p", str(work / "nginx"), "-c", str(config)]
+    """The command line of an nginx (in the foreground) configured as docs/http-api.md
+    documents, proxying to the MeteorPi server on ``app_port``, plus ``work``/static."""
+    config = _nginx_module.nginx_config(work / "nginx", port, app_port, str(store),
+                                        extra_locations=f"location /static/ {{ alias {work}/static/; }}")
+    return _nginx_module.nginx_command(work / "nginx", config)
 
 
 def run(seconds: float = 3, backend: str = "sqlite", events: int = 300, page: int = 50,

@@ -35,6 +35,11 @@ def render(documents: list[dict]) -> str:
                 f"| {result['benchmark']} | {result['case']} | {result['backend']} | "
                 f"{_number(result['figure'])} | {_number(result['reference'])} | {result['unit']} | "
                 f"{_number(result['ratio'])} |")
+        notes = [result for result in document["results"] if result.get("note")]
+        if notes:
+            lines += ["", "Notes:", ""]
+            lines += [f"- {result['benchmark']}, {result['case']} ({result['backend']}): {result['note']}"
+                      for result in notes]
         if document.get("peak_rss_mb"):
             lines += ["", "| peak RSS during | MB |", "| --- | ---: |"]
             lines += [f"| {name} | {_number(value)} |" for name, value in document["peak_rss_mb"].items()]

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
-import shutil
 import subprocess
-import textwrap
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from flask import request
 
+from benchmarks._nginx import nginx_command, nginx_config
 from meteorpi_server.settings import resolve
 from tests.conftest import INSTALLATION_ID
 from tests.helpers import make_file, make_status, utc
@@ -28,53 +27,23 @@ CONTENT = os.urandom(50_000) + b"tail"
 PREFIX = "/_meteorpi_content/"  # the setting's default, as in the documented example
 
 
-def documented_server_block() -> str:
-    """The nginx example of docs/http-api.md (so the documented configuration is the tested one)."""
-    text = (Path(__file__).parent.parent / "docs" / "http-api.md").read_text(encoding="utf-8")
-    match = re.search(r"```nginx\n(.*?)```", text, re.DOTALL)
-    assert match, "docs/http-api.md lost its nginx example"
-    return match.group(1)
-
-
-def nginx_config(directory: Path, port: int, app_port: int, store: str) -> Path:
-    """A complete nginx configuration: everything under ``directory``, proxying to the app, and
-    the internal location the app's X-Accel-Redirect answers point into."""
-    for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (directory / name).mkdir(parents=True, exist_ok=True)
-    user = "user root;" if os.geteuid() == 0 else ""  # workers must read the test's files
-    server_block = documented_server_block().replace("listen 80;", f"listen 127.0.0.1:{port};")
-    server_block = server_block.replace("127.0.0.1:8080", f"127.0.0.1:{app_port}")
-    server_block = server_block.replace("/srv/meteorpi/files/", f"{store}/")
-    config = directory / "nginx.conf"
-    config.write_text(textwrap.dedent(f"""
-        {user}
-        daemon off;
-        worker_processes 1;
-        pid {directory}/nginx.pid;
-        error_log stderr warn;
-        events {{ worker_connections 64; }}
-        http {{
-            access_log off;
-            client_body_temp_path {directory}/client_body;
-            proxy_temp_path {directory}/proxy;
-            fastcgi_temp_path {directory}/fastcgi;
-            uwsgi_temp_path {directory}/uwsgi;
-            scgi_temp_path {directory}/scgi;
-            {server_block}
-        }}
-    """))
-    return config
+@pytest.fixture
+def app_requests() -> list[str]:
+    """The paths of the requests that reached the app (filled by ``behind_nginx``)."""
+    return []
 
 
 @pytest.fixture
-def behind_nginx(make_server, tmp_path: Path) -> Iterator[tuple[object, Client]]:
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    assert os.path.exists(nginx), "nginx is missing: run scripts/services (installs Debian's nginx)"
+def behind_nginx(make_server, tmp_path: Path, app_requests: list[str]) -> Iterator[tuple[object, Client]]:
+    def record_requests(meteor_app) -> None:
+        meteor_app.app.before_request(lambda: app_requests.append(request.full_path.rstrip("?")))
+
     meteor_server = make_server(settings={"MPI_CONTENT_OFFLOAD": "x-accel-redirect",
-                                          "MPI_CONTENT_OFFLOAD_PREFIX": PREFIX})
+                                          "MPI_CONTENT_OFFLOAD_PREFIX": PREFIX},
+                                extra_routes=record_requests)
     port = free_port()
     config = nginx_config(tmp_path / "nginx", port, meteor_server.port, meteor_server.db.file_store_path)
-    process = subprocess.Popen([nginx, "-e", "stderr", "-p", str(tmp_path / "nginx"), "-c", str(config)],
+    process = subprocess.Popen(nginx_command(tmp_path / "nginx", config),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_for(f"http://127.0.0.1:{port}/cameras", process=process)
@@ -106,6 +75,32 @@ def test_nginx_sends_the_bytes_with_the_apps_headers(behind_nginx, tmp_path: Pat
     assert "X-Accel-Redirect" not in response.headers
     named = http.get(f"/files/content/{record.file_id.hex}/anything.png")
     assert named.content == CONTENT
+
+
+def test_nginx_asks_the_app_once_per_url_then_serves_alone(behind_nginx, app_requests, tmp_path: Path) -> None:
+    meteor_server, http = behind_nginx
+    record = stored(meteor_server.db, tmp_path)
+    path = f"/files/content/{record.file_id.hex}"
+    first, second = http.get(path), http.get(path)
+    assert first.content == second.content == CONTENT
+    for header in ("Content-Type", "ETag", "Content-Disposition", "Content-Security-Policy",
+                   "X-Content-Type-Options", "Content-Length"):
+        assert first.headers[header] == second.headers[header], header
+    assert app_requests.count(path) == 1
+    assert http.get(path, headers={"Range": "bytes=0-3"}).content == CONTENT[:4]
+    assert app_requests.count(path) == 1  # ranges too come from nginx alone
+    assert http.get(path, headers={"If-None-Match": f'"{record.md5}"'}).status_code == 304
+    assert app_requests.count(path) == 2  # conditional requests: the app decides
+
+
+def test_content_removed_after_nginx_cached_the_answer_is_the_apps_404(behind_nginx, tmp_path: Path) -> None:
+    meteor_server, http = behind_nginx
+    record = stored(meteor_server.db, tmp_path)
+    path = f"/files/content/{record.file_id.hex}"
+    assert http.get(path).content == CONTENT
+    os.remove(meteor_server.db.file_path_for_id(record.file_id))
+    missing = http.get(path)
+    assert missing.status_code == 404 and missing.json()["message"] == "No content for this file"
 
 
 def test_ranges_and_conditional_requests_behind_nginx(behind_nginx, tmp_path: Path) -> None:

@@ -133,3 +133,45 @@ def test_the_wsgi_factory_freezes_start_up_objects_once(tmp_path: Path) -> None:
     output = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True,
                             timeout=120).stdout.split()
     assert int(output[0]) > 10_000 and output[1] == "False"  # frozen by create_app, once
+
+
+def test_searches_answered_before_flask_are_flasks_answers_byte_for_byte(server, data) -> None:
+    """SearchShortcut answers plain searches before Flask routes them: 200 (cached or built) and
+    304 must be what the Flask views answer, headers included; anything else reaches Flask."""
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    app = server.meteor_app.app
+    shortcut = app.wsgi_app
+    flask_requests: list[str] = []
+
+    def flask_only(environ, start_response):
+        flask_requests.append(environ["PATH_INFO"])
+        return shortcut.wsgi_app(environ, start_response)
+
+    def answer(wsgi, path: str, headers: dict[str, str]) -> tuple[str, list, bytes]:
+        environ = EnvironBuilder(path=path, headers=headers).get_environ()
+        body, status, response_headers = run_wsgi_app(wsgi, environ, buffered=True)
+        return status, sorted(response_headers.items()), b"".join(body)
+
+    server.meteor_app.app.wsgi_app = type(shortcut)(flask_only, shortcut.answers)
+    try:
+        for kind, search in (("events", model.EventSearch(limit=2)), ("files", model.FileRecordSearch()),
+                             ("events", model.EventSearch(camera_ids=[INSTALLATION_ID]))):
+            path = f"/{kind}/{encode_search(search)}"
+            for headers in ({}, {"Origin": "https://example.org"}):
+                flask_requests.clear()
+                fresh = answer(app, path, headers)  # built by the shortcut
+                assert flask_requests == [] and fresh[0] == "200 OK"
+                assert answer(flask_only, path, headers) == fresh  # Flask's view, from the cache
+                assert answer(app, path, headers) == fresh  # the shortcut, from the cache
+                etag = dict(fresh[1])["ETag"]
+                not_modified = answer(app, path, {**headers, "If-None-Match": etag})
+                assert not_modified[0] == "304 NOT MODIFIED"
+                assert answer(flask_only, path, {**headers, "If-None-Match": etag}) == not_modified
+                assert len(flask_requests) == 2
+        for path in ("/events/{nonsense", "/files/content", f"/events/{encode_search(model.EventSearch())}/x"):
+            flask_requests.clear()
+            assert answer(app, path, {}) == answer(flask_only, path, {})
+            assert len(flask_requests) == 2  # the shortcut passed it on
+    finally:
+        server.meteor_app.app.wsgi_app = shortcut

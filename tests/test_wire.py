@@ -12,14 +12,17 @@ from pathlib import Path
 
 import pytest
 
+from sqlalchemy import update
+
 import meteorpi_model as model
+from meteorpi_fdb import schema
 from meteorpi_cli.demo import fill_node
 from meteorpi_cli.demo_network import plan_network
 from tests.conftest import INSTALLATION_ID
 from tests.helpers import make_event, make_file, make_status, remote_file, remote_status, utc
 
 ODD_FLOATS = [0.0, -0.0, 1.0, 2.5, 1e-05, -3.3e-08, 0.0001, 123456789012345.6, 1e16, 1.7976931348623157e308,
-              5e-324, 3.0, -7.25]
+              5e-324, 3.0, -7.25, -42.0, 999999999999999.0, 1e15]
 ODD_STRINGS = ["plain", "", "caf\u00e9 \u2603 \U0001f320", "tab\tnew\nline \"quoted\" back\\slash",
                "\x7f\x01 control", "</script>"]
 
@@ -46,6 +49,15 @@ def fixture_entities(db, tmp_path: Path) -> None:
     status = remote_status(db, utc(2015, 1, 1))
     record = remote_file(db, status, utc(2015, 1, 5))
     db.import_file_record(record, "importer")
+    # Rows without an MD5 (the 2015 schema allowed them), with and without a file name: every
+    # combination of the two optional keys.
+    for file_name in ("no-md5.png", None):
+        unhashed = remote_file(db, status, utc(2015, 1, 5, 2), file_name=file_name)
+        db.import_file_record(unhashed, "importer")
+        with db.transaction() as connection:
+            connection.execute(update(schema.t_file).where(schema.t_file.c.fileid == unhashed.file_id.hex)
+                               .values(md5hex=None))
+        assert db.get_file(unhashed.file_id).md5 is None
     db.import_event(model.Event(status.camera_id, utc(2015, 1, 5), uuid.uuid4(), "meteorpi:remote",
                                 status.status_id, [remote_file(db, status, utc(2015, 1, 5, 1), file_name=None)],
                                 [model.Meta("meteorpi:x", 1.5)]), "importer")

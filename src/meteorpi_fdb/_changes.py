@@ -17,9 +17,10 @@ after it commits; readers call :func:`read_stamp` *before* they read the data th
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, Engine, select, text, update
 
 from meteorpi_fdb import schema
+from meteorpi_fdb._raw import ThreadConnections
 
 _COUNTER = schema.t_changecounter
 _BUMP = update(_COUNTER).values(counter=_COUNTER.c.counter + 1)
@@ -40,6 +41,17 @@ def bump_after_commit(connection: Connection) -> None:
         # Fetched: Firebird evaluates a SELECT's expressions only as its rows are fetched.
         connection.execute(text(f"SELECT GEN_ID({FIREBIRD_SEQUENCE}, 1) FROM RDB$DATABASE")).scalar_one()
         connection.commit()
+
+
+#: The stamp's statement as plain SQL, for DB-API cursors.
+_RAW_READ = f"SELECT {_COUNTER.c.epoch.name}, {_COUNTER.c.counter.name} FROM {_COUNTER.name}"
+
+
+def read_stamp_raw(connections: ThreadConnections) -> str:
+    """:func:`read_stamp` for SQLite and PostgreSQL on this thread's raw read connection (the
+    query API reads the stamp on every search request)."""
+    (epoch, counter), = connections.fetch(_RAW_READ, ())
+    return f"{epoch}-{counter}"
 
 
 def read_stamp(connection: Connection) -> str:

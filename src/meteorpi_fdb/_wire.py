@@ -8,8 +8,9 @@ were validated when written), and orjson writes the bytes Flask's ``jsonify`` wo
 written: compact, ASCII only (``\\uXXXX`` escapes), floats as Python's ``repr``, a final newline.
 
 On PostgreSQL a page is one statement: the count, the page, and each row's files and metadata
-as JSON aggregates; on SQLite two (the count, then the page with the same aggregates). Firebird
-reads the count, the page and each relation with one statement apiece, as ``generators`` does.
+as JSON aggregates. On SQLite it is one statement that writes the page's JSON itself
+(``_wire_sqlite``). Both run on the thread's raw read connection (``_raw``). Firebird reads the
+count, the page and each relation with one statement apiece, as ``generators`` does.
 
 A page may also start after a *cursor*: the position (time, internal id) of the last row of
 the previous page, returned with each full page. Unlike ``skip``, it costs the same however
@@ -28,7 +29,7 @@ import orjson
 from sqlalchemy import Connection
 
 import meteorpi_model as model
-from meteorpi_fdb import schema
+from meteorpi_fdb import _wire_sqlite, schema
 from meteorpi_fdb.generators import _in_chunks
 from meteorpi_fdb.sql_builder import SQLBuilder, search_events_sql_builder, search_files_sql_builder, to_text
 
@@ -71,17 +72,26 @@ class WireMixin:
     def _wire_page(self, kind: _Kind, search: Any, cursor: str | None) -> bytes:
         if not isinstance(search, kind.search_class):
             raise ValueError(f"search must be a {kind.search_class.__name__}, not {type(search).__name__}")
-        counter, page, page_sql = _builders(kind, search, parse_cursor(cursor), self.backend)
+        position = parse_cursor(cursor)
+        if self.backend == "sqlite":
+            return self._sqlite_wire_page(kind, search, position)
+        counter, page, page_sql = _builders(kind, search, position, self.backend)
         if self.backend == "postgresql":
-            with self.single_statement() as connection:
-                count, items, last = _postgresql_page(connection, kind, counter, page, page_sql)
-            return _document(kind, search, count, items, last)
+            sql, args = _postgresql_statement(kind, counter, page, page_sql)
+            rows = self._raw_reads.fetch(_format_style(sql), args)
+            items, last = _from_aggregated_rows(kind, [row[1:] for row in rows if row[1] is not None])
+            return _document(kind, search, rows[0][0], items, last)
         with self.connection() as connection:
-            if self.backend == "sqlite":
-                count, items, last = _sqlite_page(connection, kind, counter, page, page_sql)
-            else:
-                count, items, last = _batched_page(connection, kind, counter, page, page_sql)
+            count, items, last = _batched_page(connection, kind, counter, page, page_sql)
         return _document(kind, search, count, items, last)
+
+    def _sqlite_wire_page(self, kind: _Kind, search: Any, position: tuple[int, int] | None) -> bytes:
+        """One statement on this thread's raw read connection (see ``_wire_sqlite``, ``_raw``)."""
+        (count, items, rows, last), = self._raw_reads.fetch(*_sqlite_statement(kind, search, position))
+        text = f'{{"{kind.key}":{items},"count":{count}'
+        if search.limit and rows == search.limit:
+            text += f',"cursor":"{last}"'
+        return ascii_json(text + "}\n")
 
 
 def _document(kind: _Kind, search: Any, count: int, items: list[dict],
@@ -102,8 +112,18 @@ def search_statements(search: model.EventSearch | model.FileRecordSearch, cursor
     if dialect == "postgresql":
         return [_postgresql_statement(kind, counter, page, page_sql)]
     if dialect == "sqlite":
-        page_sql = _page_with_relations(kind, page_sql, dialect)
+        return [_sqlite_statement(kind, search, parse_cursor(cursor))]
     return [(counter.get_count_sql(), counter.sql_args), (page_sql, page.sql_args)]
+
+
+def _sqlite_statement(kind: _Kind, search: Any, position: tuple[int, int] | None) -> tuple[str, list[Any]]:
+    builder = kind.builder(search, dialect="sqlite")
+    page = _after(builder, kind, position)
+    counter = _count_builder(builder, search, kind.alias)
+    page_sql = page.get_select_sql(columns=_wire_sqlite.PAGE_COLUMNS[kind.key], order=kind.order,
+                                   limit=search.limit, skip=search.skip)
+    return (_wire_sqlite.page_statement(kind.key, counter.get_count_sql(), page_sql),
+            [*page.sql_args, *counter.sql_args])
 
 
 def _builders(kind: _Kind, search: Any, position: tuple[int, int] | None,
@@ -132,6 +152,13 @@ def dumps(document: Any) -> bytes:
     if out.isascii() and b"\x7f" not in out:
         return out
     return _NON_ASCII.sub(_escape, out.decode("utf-8")).encode("ascii")
+
+
+def ascii_json(text: str) -> bytes:
+    """Compact JSON text as the bytes ``jsonify`` writes: non-ASCII (and DEL) as ``\\uXXXX``."""
+    if text.isascii() and "\x7f" not in text:
+        return text.encode("ascii")
+    return _NON_ASCII.sub(_escape, text).encode("ascii")
 
 
 def _escape(match: re.Match) -> str:
@@ -255,90 +282,50 @@ def _event_files(connection: Connection, event_ids: Sequence[int]) -> dict[int, 
     return files
 
 
-# One statement for the page and its relations (PostgreSQL, SQLite): each row carries its
-# metadata, and an event its files with theirs, as JSON text built by the database. Each item
-# starts with its sort key (metaindex, sequencenumber), so order never depends on the aggregate.
-# Floats travel as text: JSON numbers would lose -0.0's sign on PostgreSQL, and SQLite writes
-# REALs with 15 significant digits (JSON, CAST) or rounds them inexactly (printf), so there a
-# function of ours writes Python's repr (registered on each connection by sqlite_functions).
-_FLOAT_TEXT = {"postgresql": "floatvalue::text", "sqlite": "mpi_float_text(floatvalue)"}
-
-
-def _float_text(value: Any) -> str | None:
-    return None if value is None else repr(float(value))
-
-
 def sqlite_functions(connection: Connection) -> None:
     """Register ``mpi_float_text`` on this pooled SQLite connection, once per connection."""
-    info = connection.connection.info
-    if not info.get("mpi_float_text"):
-        connection.connection.driver_connection.create_function(
-            "mpi_float_text", 1, _float_text, deterministic=True)
-        info["mpi_float_text"] = True
+    _wire_sqlite.register(connection.connection)
 
 
-def _aggregate(dialect: str, items: str, source: str, order: str) -> str:
+# One statement for the page and its relations (PostgreSQL): each row carries its metadata, and
+# an event its files with theirs, as JSON text built by the database. Each item starts with its
+# sort key (metaindex, sequencenumber), so order never depends on the aggregate. Floats travel
+# as text (JSON numbers would lose -0.0's sign), and Python writes them as ``repr`` does.
+def _aggregate(items: str, source: str, order: str) -> str:
     """JSON text of an array holding ``items`` (a SQL list) for each row of ``source``."""
-    if dialect == "postgresql":
-        return f"(SELECT json_agg(json_build_array({items}) ORDER BY {order}) {source})::text"
-    return f"(SELECT json_group_array(json_array({items})) FROM (SELECT * {source} ORDER BY {order}))"
+    return f"(SELECT json_agg(json_build_array({items}) ORDER BY {order}) {source})::text"
 
 
-def _meta_aggregate(dialect: str, table: str, owner: str, owner_ref: str) -> str:
-    items = f"metaindex, metakey, stringvalue, {_FLOAT_TEXT[dialect]}, datevalue"
-    return _aggregate(dialect, items, f"FROM {table} WHERE {owner} = {owner_ref}", "metaindex")
+def _meta_aggregate(table: str, owner: str, owner_ref: str) -> str:
+    items = "metaindex, metakey, stringvalue, floatvalue::text, datevalue"
+    return _aggregate(items, f"FROM {table} WHERE {owner} = {owner_ref}", "metaindex")
 
 
-def _files_aggregate(dialect: str) -> str:
-    nested = _meta_aggregate(dialect, "t_filemeta", "fileid", "f.internalid")
-    if dialect == "postgresql":
-        items = (f"l.sequencenumber, f.fileid, f.cameraid, f.mimetype, f.semantictype, f.filetime, "
-                 f"f.filesize, f.filename, fs.statusid, f.{_MD5}, {nested}::json")
-        source = ("FROM t_event_to_file l JOIN t_file f ON f.internalid = l.fileid "
-                  "JOIN t_camerastatus fs ON fs.internalid = f.statusid WHERE l.eventid = p.internalid")
-        return _aggregate(dialect, items, source, "l.sequencenumber")
-    # SQLite: the ordered subquery names its columns, and the nested array is embedded as JSON.
-    nested = nested.replace("f.internalid", "x.fileinternal")
-    items = ("x.sequencenumber, x.fileid, x.cameraid, x.mimetype, x.semantictype, x.filetime, "
-             f"x.filesize, x.filename, x.statusuuid, x.md5, json({nested})")
-    inner = (f"SELECT l.sequencenumber, f.internalid AS fileinternal, f.fileid, f.cameraid, f.mimetype, "
-             f"f.semantictype, f.filetime, f.filesize, f.filename, fs.statusid AS statusuuid, "
-             f"f.{_MD5} AS md5 FROM t_event_to_file l JOIN t_file f ON f.internalid = l.fileid "
-             "JOIN t_camerastatus fs ON fs.internalid = f.statusid WHERE l.eventid = p.internalid "
-             "ORDER BY l.sequencenumber")
-    return f"(SELECT json_group_array(json_array({items})) FROM ({inner}) x)"
+def _files_aggregate() -> str:
+    nested = _meta_aggregate("t_filemeta", "fileid", "f.internalid")
+    items = (f"l.sequencenumber, f.fileid, f.cameraid, f.mimetype, f.semantictype, f.filetime, "
+             f"f.filesize, f.filename, fs.statusid, f.{_MD5}, {nested}::json")
+    source = ("FROM t_event_to_file l JOIN t_file f ON f.internalid = l.fileid "
+              "JOIN t_camerastatus fs ON fs.internalid = f.statusid WHERE l.eventid = p.internalid")
+    return _aggregate(items, source, "l.sequencenumber")
 
 
-def _relations(kind: _Kind, dialect: str) -> str:
+def _relations(kind: _Kind) -> str:
     """Two columns for each row of a page ``p``: the JSON text of its metadata and files.
     Computed outside the page's own query, so that rows skipped by OFFSET never compute them."""
     if kind is _FILES:
-        return f"{_meta_aggregate(dialect, 't_filemeta', 'fileid', 'p.internalid')} AS metas, NULL AS files"
-    return (f"{_meta_aggregate(dialect, 't_eventmeta', 'eventid', 'p.internalid')} AS metas, "
-            f"{_files_aggregate(dialect)} AS files")
-
-
-def _page_with_relations(kind: _Kind, page_sql: str, dialect: str) -> str:
-    """``page_sql``'s rows with their relations (see :func:`_relations`), in the page's order."""
-    return f"SELECT p.*, {_relations(kind, dialect)} FROM ({page_sql}) p ORDER BY 2 DESC, 1 DESC"
+        return f"{_meta_aggregate('t_filemeta', 'fileid', 'p.internalid')} AS metas, NULL AS files"
+    return (f"{_meta_aggregate('t_eventmeta', 'eventid', 'p.internalid')} AS metas, "
+            f"{_files_aggregate()} AS files")
 
 
 def _postgresql_statement(kind: _Kind, counter: SQLBuilder, page: SQLBuilder,
                           page_sql: str) -> tuple[str, list[Any]]:
     """One statement: the count, joined laterally to the page, with the page's relations."""
     count_sql = counter.get_count_sql().replace("COUNT(*)", "COUNT(*) AS n", 1)
-    sql = (f"SELECT counted.n, p.*, {_relations(kind, 'postgresql')} FROM ({count_sql}) counted "
+    sql = (f"SELECT counted.n, p.*, {_relations(kind)} FROM ({count_sql}) counted "
            f"LEFT JOIN LATERAL ({page_sql}) p ON TRUE ORDER BY 3 DESC, 2 DESC")
     return sql, [*counter.sql_args, *page.sql_args]
-
-
-def _sqlite_page(connection: Connection, kind: _Kind, counter: SQLBuilder, page: SQLBuilder,
-                 page_sql: str) -> tuple[int, list[dict], tuple[int, int] | None]:
-    """The count, then the page with its relations (two statements, no per-relation queries)."""
-    sqlite_functions(connection)
-    count = connection.execute(*_text(counter.get_count_sql(), counter.sql_args)).scalar_one()
-    rows = connection.execute(*_text(_page_with_relations(kind, page_sql, "sqlite"), page.sql_args)).all()
-    return count, *_from_aggregated_rows(kind, rows)
 
 
 @functools.lru_cache(maxsize=256)
@@ -371,8 +358,18 @@ def _from_aggregated_rows(kind: _Kind, rows: Sequence[Any]) -> tuple[list[dict],
     return items, ((rows[-1][1], rows[-1][0]) if rows else None)
 
 
-def _postgresql_page(connection: Connection, kind: _Kind, counter: SQLBuilder, page: SQLBuilder,
-                     page_sql: str) -> tuple[int, list[dict], tuple[int, int] | None]:
-    """Count, page, files and metadata in one statement (one round trip)."""
-    rows = connection.execute(*_text(*_postgresql_statement(kind, counter, page, page_sql))).all()
-    return rows[0][0], *_from_aggregated_rows(kind, [row[1:] for row in rows if row[1] is not None])
+@functools.lru_cache(maxsize=256)
+def _format_style(sql: str) -> str:
+    """``?``-style SQL in the DB-API ``format`` style of psycopg (``%s``; ``%`` doubled), with
+    ``?`` inside single-quoted literals left alone."""
+    parts, in_literal = [], False
+    for character in sql:
+        if character == "'":
+            in_literal = not in_literal
+        if character == "?" and not in_literal:
+            parts.append("%s")
+        elif character == "%":
+            parts.append("%%")
+        else:
+            parts.append(character)
+    return "".join(parts)

@@ -44,7 +44,9 @@ from meteorpi_fdb._status import StatusMixin
 from meteorpi_fdb._store_check import StoreCheckMixin
 from meteorpi_fdb._storage import StorageMixin
 from meteorpi_fdb._users import UsersMixin
+from meteorpi_fdb._raw import ThreadConnections
 from meteorpi_fdb._wire import WireMixin
+from meteorpi_fdb._wire_sqlite import register_functions
 from meteorpi_fdb.engine import create_engine_for
 from meteorpi_fdb.file_store import FileStore
 from meteorpi_fdb.generators import MeteorDatabaseGenerators
@@ -94,6 +96,8 @@ class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, Use
         self.file_store = FileStore(self.file_store_path)
         self.part_store = PartStore(self.file_store)
         self.generators = MeteorDatabaseGenerators(self)
+        self._raw_reads = (ThreadConnections(self.engine, register_functions if self.backend == "sqlite" else None)
+                           if self.backend in ("sqlite", "postgresql") else None)
 
     @property
     def con(self) -> Engine:
@@ -119,6 +123,8 @@ class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, Use
 
     def change_stamp(self) -> str:
         """A stamp that changes whenever any process commits a write (see ``_changes``)."""
+        if self._raw_reads is not None:
+            return _changes.read_stamp_raw(self._raw_reads)
         with self.single_statement() as connection:
             return _changes.read_stamp(connection)
 
@@ -154,7 +160,9 @@ class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, Use
         self.generators.cache_clear_all()
 
     def close(self) -> None:
-        """Release every pooled connection."""
+        """Release every pooled connection (and those reading the change stamp)."""
+        if self._raw_reads is not None:
+            self._raw_reads.close()
         self.engine.dispose()
 
     def __enter__(self) -> "MeteorDatabase":

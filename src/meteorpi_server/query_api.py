@@ -25,7 +25,7 @@ from meteorpi_server.content_offload import offloaded
 from meteorpi_server.errors import BadRequest, error_response
 from meteorpi_server.routing import (blueprint, camera_id_param, int_param, optional_routes,
                                      uuid_param)
-from meteorpi_server.search_cache import ResultCache, pop_cursor, search_answer
+from meteorpi_server.search_cache import ResultCache, SearchAnswers, SearchShortcut, pop_cursor
 
 
 _SUFFIX_RANGE = re.compile(r"\s*bytes\s*=\s*-\s*(\d{1,30})\s*", re.IGNORECASE)
@@ -52,9 +52,11 @@ def decode_search(text: str) -> dict[str, Any]:
         raise
 
 
-def capped(search: Any) -> Any:
-    """``search`` with its limit capped at MPI_MAX_PAGE_SIZE (0, "no limit", means the cap)."""
-    cap = current_app.config["MPI_MAX_PAGE_SIZE"]
+def capped(search: Any, cap: int | None = None) -> Any:
+    """``search`` with its limit capped at ``cap`` (default MPI_MAX_PAGE_SIZE; 0, "no limit",
+    means the cap)."""
+    if cap is None:
+        cap = current_app.config["MPI_MAX_PAGE_SIZE"]
     if search.limit == 0 or search.limit > cap:
         search.limit = cap
     return search
@@ -113,23 +115,27 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
             return meteor_app.not_found(camera_id, "No status for this camera at this time")
         return jsonify({"status": status.as_dict()})
 
+    cap = meteor_app.settings["MPI_MAX_PAGE_SIZE"]
+
+    def page(search_class: type, wire: Any) -> Any:
+        def build(text: str) -> bytes:
+            search_dict = decode_search(text)
+            cursor = pop_cursor(search_dict)
+            return wire(capped(search_class.from_dict(search_dict), cap), cursor)
+
+        return build
+
+    answers = SearchAnswers(db, cache, {"events": page(EventSearch, db.search_events_wire),
+                                        "files": page(FileRecordSearch, db.search_files_wire)})
+    meteor_app.app.wsgi_app = SearchShortcut(meteor_app.app.wsgi_app, answers, url_path)
+
     @bp.get("/events/<anything:search>")
     def search_events(search: str) -> Response:
-        def build() -> bytes:
-            search_dict = decode_search(search)
-            cursor = pop_cursor(search_dict)
-            return db.search_events_wire(capped(EventSearch.from_dict(search_dict)), cursor)
-
-        return search_answer(db, cache, "events", search, build)
+        return answers.flask_answer("events", search)
 
     @bp.get("/files/<anything:search>")
     def search_files(search: str) -> Response:
-        def build() -> bytes:
-            search_dict = decode_search(search)
-            cursor = pop_cursor(search_dict)
-            return db.search_files_wire(capped(FileRecordSearch.from_dict(search_dict)), cursor)
-
-        return search_answer(db, cache, "files", search, build)
+        return answers.flask_answer("files", search)
 
     @bp.get("/files/content/<file_id>")
     @bp.get("/files/content/<file_id>/<anything:file_name>")
