@@ -101,6 +101,14 @@ class SearchAnswers:
         return response
 
 
+
+def search_answer(db: Any, cache: ResultCache, kind: str, text: str,
+                  build: Callable[[], bytes]) -> Response:
+    """The conditional, cached answer of another search-like route (e.g. activity counts):
+    ``build()`` makes the body when neither the client's copy nor the cache is current."""
+    return SearchAnswers(db, cache, {kind: lambda _text: build()}).flask_answer(kind, text)
+
+
 _STAMP = "meteorpi.change_stamp"
 
 

@@ -5,6 +5,7 @@ import {adminPage} from "./admin.js";
 
 const ROLES = ["user", "camera_admin", "import"];
 const userPath = (id) => "users/" + encodeURIComponent(id);
+const grantsPath = (id, camera) => `${userPath(id)}/cameras${camera === undefined ? "" : "/" + encodeURIComponent(camera)}`;
 let knownCameras = [];
 let login = null;
 
@@ -20,14 +21,14 @@ function cameraCell(user, cameras) {
   const list = el("ul", {class: "grants"}, cameras.length ? cameras.map((camera) => el("li", {},
     el("span", {class: "mono"}, camera), " ",
     el("button", {type: "button", class: "small", "aria-label": "Revoke camera " + camera + " from " + user.user_id,
-                  onclick: () => change("DELETE", userPath(user.user_id) + "/cameras/" + encodeURIComponent(camera),
+                  onclick: () => change("DELETE", grantsPath(user.user_id, camera),
                                         "Revoked " + camera + " from " + user.user_id)}, "\u00d7"))) : el("li", {class: "muted"}, "none"));
   const input = el("input", {type: "text", id, list: "camera-ids", class: "short", autocomplete: "off",
                              "aria-label": "Camera to grant to " + user.user_id});
   const form = el("form", {class: "grant-form", onsubmit: (e) => {
     e.preventDefault();
     const camera = input.value.trim();
-    if (camera) change("PUT", userPath(user.user_id) + "/cameras/" + encodeURIComponent(camera),
+    if (camera) change("PUT", grantsPath(user.user_id, camera),
                        "Granted " + camera + " to " + user.user_id);
   }}, input, el("button", {type: "submit", class: "small"}, "Grant"));
   return [list, form];
@@ -69,7 +70,7 @@ async function change(method, path, done, body, then) {
 
 async function render() {
   const {users} = await getJSON("users", {auth: true});
-  const grants = await Promise.all(users.map((u) => getJSON(userPath(u.user_id) + "/cameras", {auth: true})));
+  const grants = await Promise.all(users.map((u) => getJSON(grantsPath(u.user_id), {auth: true})));
   $("user-count").textContent = "(" + users.length + ")";
   $("users").replaceChildren(
     el("datalist", {id: "camera-ids"}, knownCameras.map((c) => el("option", {value: c.id}))),
