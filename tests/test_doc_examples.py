@@ -317,6 +317,8 @@ def run_blocks(blocks: list[Block], nodes: Nodes, directory: Path) -> list[str]:
     return failures
 
 
+# docs/cli.md alone runs some hundred `meteorpi` processes: minutes on a loaded 2-core machine.
+@pytest.mark.timeout(1200)
 @pytest.mark.parametrize("document", DOCUMENTS)
 def test_the_shell_examples_run_as_written(document: str, nodes: Nodes, tmp_path: Path) -> None:
     failures = run_blocks(shell_blocks(document), nodes, tmp_path)
