@@ -80,29 +80,30 @@ def admin_links(page: CheckedPage) -> list[str]:
     return [link.get_attribute("href").rsplit("/", 1)[-1] for link in page.page.locator("nav.site li.admin a").all()]
 
 
-def test_each_admin_page_loads_clean(browser: Any, demo_site: DemoSite) -> None:
-    for viewport, label in ((None, demo_site.backend), (PHONE, demo_site.backend + "-phone")):
-        page = CheckedPage.new(browser, demo_site.url, viewport=viewport, label=label, mobile=viewport is not None)
-        try:
-            log_in(page, ADMIN)
-            for name in ADMIN_PAGES:
-                page.open(f"web/{name}", screenshot=f"admin-{name}")
-                assert page.page.locator("#denied").is_hidden(), name
-                assert page.page.locator("#content").is_visible(), name
-                assert page.page.locator("#status.error").count() == 0, (name, page.page.inner_text("#status"))
-                assert page.page.locator("nav.site a[aria-current=page]").inner_text() != ""
-            page.open("web/camera-status", screenshot="admin-camera-status")
-            page.page.wait_for_selector("#sky-overlay")  # the regions over the sky image
-            assert page.page.locator("img.sky-image").evaluate("img => img.naturalWidth") > 0
-            assert page.page.locator("#sky-overlay .region polygon").count() >= 1
-            # every form control of every admin page has an accessible name
-            for name in ADMIN_PAGES:
-                page.open(f"web/{name}", screenshot=f"admin-{name}")
-                unnamed = page.page.evaluate(UNNAMED_CONTROLS)
-                assert unnamed == [], (name, unnamed)
-            page.assert_clean()
-        finally:
-            page.close()
+@pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+def test_each_admin_page_loads_clean(browser: Any, demo_site: DemoSite, phone: bool) -> None:
+    viewport, label = (PHONE, demo_site.backend + "-phone") if phone else (None, demo_site.backend)
+    page = CheckedPage.new(browser, demo_site.url, viewport=viewport, label=label, mobile=phone)
+    try:
+        log_in(page, ADMIN)
+        for name in ADMIN_PAGES:
+            page.open(f"web/{name}", screenshot=f"admin-{name}")
+            assert page.page.locator("#denied").is_hidden(), name
+            assert page.page.locator("#content").is_visible(), name
+            assert page.page.locator("#status.error").count() == 0, (name, page.page.inner_text("#status"))
+            assert page.page.locator("nav.site a[aria-current=page]").inner_text() != ""
+        page.open("web/camera-status", screenshot="admin-camera-status")
+        page.page.wait_for_selector("#sky-overlay")  # the regions over the sky image
+        assert page.page.locator("img.sky-image").evaluate("img => img.naturalWidth") > 0
+        assert page.page.locator("#sky-overlay .region polygon").count() >= 1
+        # every form control of every admin page has an accessible name
+        for name in ADMIN_PAGES:
+            page.open(f"web/{name}", screenshot=f"admin-{name}")
+            unnamed = page.page.evaluate(UNNAMED_CONTROLS)
+            assert unnamed == [], (name, unnamed)
+        page.assert_clean()
+    finally:
+        page.close()
 
 
 def test_each_role_sees_exactly_its_pages(browser: Any, admin_site: DemoSite) -> None:
