@@ -630,12 +630,11 @@ class _Conversation:
     def send_file(self, file_id: Any) -> dict:
         file_id = self.requested(file_id, "file_id", self.files)
         record = self.files[file_id]
-        path = self.db.file_path_for_id(file_id)
-        if record.md5 is None or not os.path.isfile(path):
+        if record.md5 is None or not self.db.file_store.has_content(file_id):
             raise _Refused(f"the content of file {file_id.hex} is not on this node")
         self.renew_claim()
         url = f"{self.url.rstrip('/')}/data/{file_id.hex}/{record.md5}"
-        with open(path, "rb") as content:
+        with self.db.file_store.open(file_id) as content:
             encoder = MultipartEncoder(fields={"file": (file_id.hex, content, "application/octet-stream")},
                                        boundary=self.exporter._boundary)
             answer = self.post(url, data=encoder, headers={"Content-Type": encoder.content_type})

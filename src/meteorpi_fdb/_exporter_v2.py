@@ -16,13 +16,13 @@ next attempt sends only the rest. Whether a target speaks v2 is learnt from
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from functools import partial
+from typing import Any, BinaryIO, Callable
 
 import requests
 
@@ -129,8 +129,9 @@ class RateLimiter:
 @dataclass
 class _Piece:
     header: bytes
-    path: str | None = None
+    open: Callable[[], BinaryIO] | None = None  # the content that follows the header
     size: int = 0
+    name: str = ""
 
 
 @dataclass
@@ -169,12 +170,12 @@ class BatchBody:
                 self._offset += len(take)
                 continue
             done = self._offset - len(piece.header)
-            if piece.path is not None and done < piece.size:
+            if piece.open is not None and done < piece.size:
                 if self._file is None:
-                    self._file = open(piece.path, "rb")
+                    self._file = piece.open()
                 chunk = self._file.read(min(limit - len(out), piece.size - done))
                 if not chunk:
-                    raise BatchFailed(f"{piece.path} became shorter while it was sent")
+                    raise BatchFailed(f"the content of file {piece.name} became shorter while it was sent")
                 out += chunk
                 self._offset += len(chunk)
                 continue
@@ -303,13 +304,12 @@ class V2Batch:
     def _local_problem(self, entity_type: str, entity: Any) -> str | None:
         records = entity.file_records if entity_type == "event" else [entity]
         for record in records:
-            path = self.db.file_path_for_id(record.file_id)
             if record.md5 is None:
                 return f"file {record.file_id.hex} has no MD5"
-            try:
-                size = os.path.getsize(path)
-            except OSError:
+            found = self.db.file_store.stat(record.file_id)
+            if found is None:
                 return f"the content of file {record.file_id.hex} is not on this node"
+            size = found.size
             if size != record.file_size:
                 return (f"the content of file {record.file_id.hex} on this node has {size} bytes, "
                         f"its record says {record.file_size}")
@@ -348,7 +348,8 @@ class V2Batch:
                 if record.file_id.hex in content_lacking and record.file_id.hex not in sent_files:
                     sent_files.add(record.file_id.hex)
                     pieces.append(_Piece(batch_stream.content_header(record.file_id, record.md5, record.file_size),
-                                         self.db.file_path_for_id(record.file_id), record.file_size))
+                                         partial(self.db.file_store.open, record.file_id), record.file_size,
+                                         record.file_id.hex))
                     carried[key] += record.file_size
             pieces.append(_Piece(batch_stream.frame(entity_type, **{entity_type: entity.as_dict()})))
         pieces.append(_Piece(batch_stream.frame("end", frames=len(pieces))))

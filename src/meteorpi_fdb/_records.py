@@ -243,16 +243,15 @@ class RecordsMixin:
 
     def _verify_content(self, record: model.FileRecord) -> None:
         """Check that the store holds ``record``'s content with its size and MD5."""
-        path = self.file_path_for_id(record.file_id)
-        if not os.path.isfile(path):
+        found = self.file_store.stat(record.file_id)
+        if found is None:
             raise ValueError(f"no content in the file store for file {record.file_id.hex}")
-        size = os.path.getsize(path)
-        if size != record.file_size:
+        if found.size != record.file_size:
             raise ValueError(
                 f"file_size of file {record.file_id.hex} is {record.file_size}, "
-                f"but its stored content has {size} bytes"
+                f"but its stored content has {found.size} bytes"
             )
-        md5 = model.get_md5_hash(path)
+        size, md5 = self.file_store.hash_content(record.file_id)
         if record.md5 is None:
             record.md5 = md5
         elif md5 != record.md5:

@@ -1,4 +1,5 @@
-"""The directory that holds file content, one flat file per FileRecord named by its UUID.
+"""The directory store: a local directory holding file content, one flat file per FileRecord
+named by its UUID (the default; ``stores`` has the interface and the bucket store).
 
 Durability rule (SPEC section 10): no database row may point at content that is not fully on
 disk. Content is written under a temporary name inside the store (a hard link to the source, or
@@ -11,37 +12,34 @@ orphan file or a ``.tmp-*`` file whose source still exists, both of which
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from meteorpi_fdb.permissions import create_private_directory
+from meteorpi_fdb.stores.base import (CHUNK_SIZE, DERIVED_DIRECTORY, PARTS_DIRECTORY, TEMPORARY_PREFIX,
+                                      ContentSource, ContentStore, Part, SourceFingerprint, StoredContent,
+                                      StoredObject, checked_derived_name, fingerprint)
 
-CHUNK_SIZE = 1024 * 1024
-TEMPORARY_PREFIX = ".tmp-"
-#: Subdirectory holding verified content of replication batches not yet imported (part_store).
-PARTS_DIRECTORY = ".parts"
+__all__ = ["CHUNK_SIZE", "PARTS_DIRECTORY", "TEMPORARY_PREFIX", "FileStore", "DirectoryStore",
+           "SourceFingerprint", "StoredContent", "fingerprint", "fsync_directory"]
 
-
-@dataclass(frozen=True)
-class StoredContent:
-    """What was placed in the store: its final path, size in bytes and MD5 hex digest."""
-
-    path: str
-    size: int
-    md5: str
+_SKIPPED = (PARTS_DIRECTORY, DERIVED_DIRECTORY)
 
 
-class FileStore:
+class FileStore(ContentStore):
     """A flat directory of content files named ``<uuid hex>``."""
 
     def __init__(self, root: str | os.PathLike) -> None:
+        from meteorpi_fdb.part_store import PartStore
+
         self.root = os.path.abspath(os.fspath(root))
+        self.location = self.root
         create_private_directory(self.root)
+        self.parts = PartStore(self)
 
     def path_for_id(self, file_id: uuid.UUID) -> str:
         """The path of a file's content, derived only from its UUID (never from user input)."""
@@ -49,14 +47,47 @@ class FileStore:
             raise ValueError("file_id must be a UUID")
         return os.path.join(self.root, file_id.hex)
 
+    def local_path(self, file_id: uuid.UUID) -> str:
+        return self.path_for_id(file_id)
+
     def has_content(self, file_id: uuid.UUID) -> bool:
         return os.path.isfile(self.path_for_id(file_id))
+
+    def stat(self, file_id: uuid.UUID) -> StoredObject | None:
+        try:
+            found = os.stat(self.path_for_id(file_id))
+        except FileNotFoundError:
+            return None
+        return StoredObject(file_id, found.st_size, found.st_mtime)
+
+    def open(self, file_id: uuid.UUID) -> BinaryIO:
+        return open(self.path_for_id(file_id), "rb")
+
+    def content_source(self, file_id: uuid.UUID) -> ContentSource:
+        path = self.path_for_id(file_id)
+        found = os.stat(path)
+        return ContentSource(file_id, found.st_size, found.st_mtime, path, self)
+
+    def used_bytes(self) -> int:
+        """Bytes of every file directly in the store (content, temporaries, strays)."""
+        total = 0
+        for entry in os.scandir(self.root):
+            try:
+                if entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+            except FileNotFoundError:
+                continue
+        return total
+
+    def capacity(self) -> tuple[int, int] | None:
+        stats = os.statvfs(self.root)
+        return stats.f_blocks * stats.f_frsize, stats.f_bavail * stats.f_frsize
 
     def temporary_path(self) -> str:
         """A fresh temporary path inside the store (same filesystem, so a rename is atomic)."""
         return os.path.join(self.root, f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}")
 
-    def place(self, file_id: uuid.UUID, source: str, fingerprint: "SourceFingerprint",
+    def place(self, file_id: uuid.UUID, source: str | Part, fingerprint: SourceFingerprint,
               copy: bool = False) -> StoredContent:
         """Put ``source``'s content in the store as ``file_id``'s, leaving ``source`` in place.
 
@@ -68,6 +99,8 @@ class FileStore:
         calls ``flush()`` once after placing all its content. The caller removes ``source``
         only after the rows commit, so a crash never leaves the store holding its only copy.
         """
+        if isinstance(source, Part):
+            source = self.parts.path(source.file_id, source.md5)
         final = self.path_for_id(file_id)
         if os.path.exists(final):
             raise ValueError(f"content for file {file_id.hex} already exists")
@@ -110,9 +143,38 @@ class FileStore:
         _fsync_directory(self.root)
         return StoredContent(final, size, md5)
 
+    def fingerprint_source(self, source: str | Part) -> SourceFingerprint:
+        if isinstance(source, Part):
+            return fingerprint(self.parts.path(source.file_id, source.md5))
+        return fingerprint(source)
+
     def remove(self, file_id: uuid.UUID) -> None:
-        """Delete a file's content if it exists."""
+        """Delete a file's content and derived content if they exist."""
         _remove_quietly(self.path_for_id(file_id))
+        derived = os.path.join(self.root, DERIVED_DIRECTORY)
+        if os.path.isdir(derived):
+            for path in glob.glob(os.path.join(derived, f"{file_id.hex}.*")):
+                _remove_quietly(path)
+
+    def read_derived(self, file_id: uuid.UUID, name: str) -> bytes | None:
+        path = os.path.join(self.root, DERIVED_DIRECTORY, checked_derived_name(file_id, name))
+        try:
+            with open(path, "rb") as reader:
+                return reader.read()
+        except FileNotFoundError:
+            return None
+
+    def write_derived(self, file_id: uuid.UUID, name: str, data: bytes) -> None:
+        directory = os.path.join(self.root, DERIVED_DIRECTORY)
+        final = os.path.join(directory, checked_derived_name(file_id, name))
+        os.makedirs(directory, exist_ok=True)
+        temporary = os.path.join(directory, f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}")
+        try:
+            with open(temporary, "wb") as writer:
+                writer.write(data)
+            os.replace(temporary, final)
+        finally:
+            _remove_quietly(temporary)
 
     def clear(self) -> None:
         """Delete every file in the store (the directory itself stays)."""
@@ -131,11 +193,31 @@ class FileStore:
                 except ValueError:
                     continue
 
+    def stored_objects(self) -> Iterator[StoredObject]:
+        for file_id in self.stored_ids():
+            found = self.stat(file_id)
+            if found is not None:
+                yield found
+
+    def stray_mtime(self, name: str) -> float | None:
+        try:
+            return os.path.getmtime(self._stray_path(name))
+        except FileNotFoundError:
+            return None
+
+    def remove_stray(self, name: str) -> None:
+        _remove_quietly(self._stray_path(name))
+
+    def _stray_path(self, name: str) -> str:
+        if os.sep in name or name in ("", ".", ".."):
+            raise ValueError(f"not a name in the store: {name!r}")
+        return os.path.join(self.root, name)
+
     def stray_files(self) -> list[str]:
         """Names in the store that are not content files (left-over temporaries, foreign files)."""
         strays = []
         for entry in os.scandir(self.root):
-            if entry.name == PARTS_DIRECTORY and entry.is_dir(follow_symlinks=False):
+            if entry.name in _SKIPPED and entry.is_dir(follow_symlinks=False):
                 continue
             if entry.name.startswith(TEMPORARY_PREFIX):
                 strays.append(entry.name)
@@ -159,29 +241,6 @@ class FileStore:
             writer.flush()
             os.fsync(writer.fileno())
         return size, digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class SourceFingerprint:
-    """A source file's size and MD5, and the identity (inode, device, size, mtime) it had when
-    it was hashed, so that placing it can tell whether it changed since."""
-
-    size: int
-    md5: str
-    identity: tuple[int, int, int, int]
-
-
-def fingerprint(path: str) -> SourceFingerprint:
-    """Hash ``path`` (size and MD5) and note its identity."""
-    with open(path, "rb") as reader:
-        before = os.fstat(reader.fileno())
-        digest = hashlib.md5(usedforsecurity=False)
-        size = 0
-        while chunk := reader.read(CHUNK_SIZE):
-            digest.update(chunk)
-            size += len(chunk)
-    return SourceFingerprint(size, digest.hexdigest(),
-                             (before.st_ino, before.st_dev, size, before.st_mtime_ns))
 
 
 def _try_link(source: str, target: str) -> bool:
@@ -217,3 +276,7 @@ def _remove_quietly(path: str) -> None:
         os.remove(path)
     except FileNotFoundError:
         pass
+
+
+#: The directory store by the name the ``stores`` package uses.
+DirectoryStore = FileStore

@@ -15,30 +15,28 @@ import hashlib
 import os
 import time
 import uuid
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from meteorpi_fdb.file_store import CHUNK_SIZE, PARTS_DIRECTORY, TEMPORARY_PREFIX, FileStore
+from meteorpi_fdb.stores import base
+from meteorpi_fdb.stores.base import (CHUNK_SIZE, PART_MAX_AGE_SECONDS, PARTS_DIRECTORY, TEMPORARY_PREFIX,
+                                      IncompleteContent, Part)
 
-#: Parts older than this (seconds) are removed by :meth:`PartStore.prune`.
-PART_MAX_AGE_SECONDS = 7 * 86400
+if TYPE_CHECKING:
+    from meteorpi_fdb.file_store import FileStore
+
+__all__ = ["PART_MAX_AGE_SECONDS", "IncompleteContent", "PartStore"]
 
 
-class IncompleteContent(ValueError):
-    """The stream ended before all of a file's announced bytes arrived."""
+class PartStore(base.PartStore):
+    """The ``.parts`` directory inside a directory store."""
 
-
-class PartStore:
-    """The ``.parts`` directory inside a file store."""
-
-    def __init__(self, file_store: FileStore) -> None:
+    def __init__(self, file_store: "FileStore") -> None:
         self.root = os.path.join(file_store.root, PARTS_DIRECTORY)  # made by the first write
         self._last_prune = 0.0
 
     def path(self, file_id: uuid.UUID, md5: str) -> str:
         """Where the verified part for (file id, MD5) lives; both come from checked values."""
-        if not isinstance(file_id, uuid.UUID) or len(md5) != 32 or not all(c in "0123456789abcdef" for c in md5):
-            raise ValueError("a part needs a UUID and a lower-case MD5 hex digest")
-        return os.path.join(self.root, f"{file_id.hex}.{md5}")
+        return os.path.join(self.root, base.checked_part_name(file_id, md5))
 
     def held(self, file_id: uuid.UUID, md5: str, size: int) -> bool:
         """Whether a verified part of this content (with this size) is here."""
@@ -47,8 +45,8 @@ class PartStore:
         except OSError:
             return False
 
-    def write(self, file_id: uuid.UUID, md5: str, size: int, reader: BinaryIO) -> str:
-        """Read exactly ``size`` bytes from ``reader`` into a verified, flushed part; its path.
+    def write(self, file_id: uuid.UUID, md5: str, size: int, reader: BinaryIO) -> Part:
+        """Read exactly ``size`` bytes from ``reader`` into a verified, flushed part.
 
         Raises :class:`IncompleteContent` if the stream ends early and ValueError if the MD5
         differs; nothing is left behind then.
@@ -79,7 +77,7 @@ class PartStore:
                 os.remove(temporary)
             except FileNotFoundError:
                 pass
-        return final
+        return Part(file_id, md5, size)
 
     def remove(self, file_id: uuid.UUID, md5: str) -> None:
         try:

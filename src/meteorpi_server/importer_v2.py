@@ -22,7 +22,6 @@ entities of a camera it refuses are answered ``failed``.
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from typing import Any, Callable
 
@@ -32,7 +31,7 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 import meteorpi_model as model
 from meteorpi_fdb import batch_stream
 from meteorpi_fdb._replication_digest import digest
-from meteorpi_fdb.part_store import IncompleteContent
+from meteorpi_fdb.stores import IncompleteContent
 from meteorpi_server.app import json_object
 from meteorpi_server.errors import ApiError, BadRequest, PayloadTooLarge
 from meteorpi_server.routing import blueprint, camera_id_param
@@ -127,9 +126,9 @@ class V2Importer:
             return True
         # Content placed by an attempt whose transaction failed, or by a 2015 upload: rare, so
         # hashing it here is cheap overall.
-        path = self.db.file_path_for_id(file_id)
+        found = self.db.file_store.stat(file_id)
         try:
-            return os.path.getsize(path) == size and model.get_md5_hash(path) == md5
+            return found is not None and found.size == size and self.db.file_store.hash_content(file_id) == (size, md5)
         except OSError:
             return False
 
@@ -191,7 +190,8 @@ class V2Importer:
             for record in records:  # verified parts left by an earlier, interrupted batch
                 if record.file_id not in content and record.md5 and \
                         self.db.part_store.held(record.file_id, record.md5, record.file_size):
-                    content[record.file_id] = (self.db.part_store.path(record.file_id, record.md5), record.md5)
+                    content[record.file_id] = (self.db.part_store.part(record.file_id, record.md5, record.file_size),
+                                               record.md5)
             if refused[camera_id]:
                 answers[index] = {"type": kind, "id": entity_id.hex, "state": "failed",
                                   "message": f"user {user_id} may not import for camera {camera_id}"}
