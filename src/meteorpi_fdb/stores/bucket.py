@@ -219,9 +219,20 @@ class BucketStore(ContentStore):
             upload_id = name[len(TEMPORARY_PREFIX):]
             for upload in self._uploads():
                 if upload["UploadId"] == upload_id:
-                    return upload["Key"], upload_id, upload["Initiated"].timestamp()
+                    return upload["Key"], upload_id, self._upload_activity(upload)
         head = self._head(self.prefix + name) if "/" not in name else None
         return None if head is None else (self.prefix + name, None, head["LastModified"].timestamp())
+
+    def _upload_activity(self, upload: dict) -> float:
+        """When an incomplete upload last made progress: its start or its latest part, so that
+        an upload still going up is never taken for an abandoned one."""
+        latest = upload["Initiated"].timestamp()
+        pages = self.client.get_paginator("list_parts").paginate(
+            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+        for page in pages:
+            for part in page.get("Parts", []):
+                latest = max(latest, part["LastModified"].timestamp())
+        return latest
 
     def stray_mtime(self, name: str) -> float | None:
         found = self._stray(name)
