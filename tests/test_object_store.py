@@ -241,3 +241,46 @@ def test_replication_v2_into_either_store_resumes_a_cut_batch(db_url: str, targe
     assert_events_replicated(source.db, target.db, expected_count=4)
     assert target.db.check_file_store() == {"orphans": [], "missing": [], "strays": []}
     assert target.db.part_store.prune(max_age_seconds=0, every_seconds=0) == 0  # every part was used
+
+
+# --- meteorpi store migrate -----------------------------------------------------------------
+
+
+def test_store_migrate_to_a_bucket_and_back_resumes_and_verifies(make_db, s3_endpoint: str, tmp_path: Path):
+    from meteorpi_cli import main
+    from tests.object_store_helpers import bucket_location
+
+    directory = str(tmp_path / "files")
+    db = make_db(file_store=directory)
+    make_status(db, valid_from=utc(2015, 1, 1))
+    records = [make_file(db, tmp_path / "in", utc(2015, 1, 2, hour), content=os.urandom(size))
+               for hour, size in ((1, 100), (2, BIG), (3, 0))]
+    bucket = bucket_location("migrate")
+
+    def run(store: str, target: str):
+        result = CliRunner().invoke(main, ["--db", db.db_path, "--file-store", store, "--json", "store",
+                                           "migrate", "--to", target])
+        return result.exit_code, json.loads(result.output)
+
+    # An interrupted earlier run left one object copied and one partial: both are dealt with.
+    target = open_file_store(bucket)
+    with db.file_store.open(records[0].file_id) as reader:
+        target.put_stream(records[0].file_id, reader)
+    target.put_stream(records[1].file_id, io.BytesIO(b"partial"))
+    code, answer = run(directory, bucket)
+    assert code == 0 and (answer["copied"], answer["skipped"], answer["failed"]) == (2, 1, {})
+    assert run(directory, bucket)[1]["skipped"] == 3  # resumable: nothing left to do
+
+    on_bucket = make_db(file_store=bucket)
+    assert on_bucket.check_file_store() == {"orphans": [], "missing": [], "strays": []}
+    for record in records:
+        assert on_bucket.file_store.hash_content(record.file_id) == (record.file_size, record.md5)
+
+    back = str(tmp_path / "files-again")
+    with open(db.file_path_for_id(records[0].file_id), "r+b") as rotten:  # rot in the source
+        rotten.write(b"X")
+    code, answer = run(directory, back)
+    assert code == 1 and list(answer["failed"]) == [records[0].file_id.hex]
+    code, answer = run(bucket, back)  # the good copy, from the bucket; the rest is there already
+    assert code == 0 and (answer["copied"], answer["skipped"]) == (1, 2)
+    assert make_db(file_store=back).check_file_store() == {"orphans": [], "missing": [], "strays": []}

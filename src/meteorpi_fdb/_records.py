@@ -160,6 +160,12 @@ class RecordsMixin:
             records.extend(self.generators.file_generator(sql, builder.sql_args))
         return records
 
+    def recorded_md5s(self) -> dict[str, str | None]:
+        """File id (hex) → recorded MD5 of every file record (``meteorpi store migrate``)."""
+        with self.connection() as connection:
+            rows = connection.execute(select(schema.t_file.c.fileid, schema.t_file.c.md5hex))
+            return {row.fileid: row.md5hex for row in rows}
+
     def check_file_store(self) -> dict[str, list]:
         """Compare the file store with the database (an integrity check; reads only).
 
