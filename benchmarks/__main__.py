@@ -30,7 +30,7 @@ SETTINGS = {
     "full": {"search_repeats": 100, "ingest_events": 2_000, "replication_events": 1_000, "http_seconds": 10,
              "registration_events": 10_000},
 }
-BENCHMARKS = ("search", "ingest", "http", "replication", "registration")
+BENCHMARKS = ("search", "ingest", "http", "replication", "registration", "object_store")
 
 
 def _database_url(backend: str, scale: str) -> str:
@@ -129,6 +129,12 @@ def main(argv: list[str] | None = None) -> int:
 
         console.print("registration against the durable-batch floor on sqlite …")
         results += registration.run(settings["registration_events"])
+
+    if "object_store" in chosen:
+        from benchmarks import object_store
+
+        console.print("object store: bucket (S3 protocol) against directory …")
+        results += object_store.run(rounds=3)
 
     _print(console, results, memory, scale)
     output = args.output or RESULTS_DIR / f"{scale.name}.json"

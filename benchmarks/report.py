@@ -3,6 +3,8 @@
 
     python -m benchmarks.report benchmarks/results/small.json [more.json …]
     python -m benchmarks.report --stdout benchmarks/results/small.json
+    python -m benchmarks.report --merge benchmarks/results/object_store.json   # add or replace its
+                                                                               # section, keep the rest
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def render(documents: list[dict]) -> str:
              "ratio = MeteorPi / reference (for latencies lower is better, for rates higher is).", ""]
     for document in documents:
         machine = document["machine"]
-        lines += [f"## Scale `{document['scale']}`, {document['when']}", "",
+        lines += [_heading(document), "",
                   f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB, "
                   f"Python {machine['python']}, {machine['platform']}.", "",
                   "| benchmark | case | backend | MeteorPi | reference | unit | ratio |",
@@ -45,14 +47,36 @@ def render(documents: list[dict]) -> str:
 RESULTS_FILE = Path(__file__).parent.parent / "docs" / "benchmark-results.md"
 
 
+def _heading(document: dict) -> str:
+    title = document.get("title") or f"Scale `{document['scale']}`"
+    return f"## {title}, {document['when']}"
+
+
+def merged(existing: str, documents: list[dict]) -> str:
+    """``existing`` with the sections of ``documents`` added, or replacing those of the same title."""
+    head, *sections = existing.rstrip("\n").split("\n## ")
+    fresh = render(documents).rstrip("\n").split("\n## ")[1:]
+    titles = {_title(section) for section in fresh}
+    kept = [section for section in sections if _title(section) not in titles]
+    return "\n## ".join([head, *kept, *fresh]) + "\n"
+
+
+def _title(section: str) -> str:
+    """A section's title: its heading without the time of the run."""
+    return section.split("\n", 1)[0].rsplit(", ", 1)[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = list(argv if argv is not None else sys.argv[1:])
-    to_stdout = "--stdout" in arguments
-    paths = [Path(argument) for argument in arguments if argument != "--stdout"]
+    to_stdout, merge = "--stdout" in arguments, "--merge" in arguments
+    paths = [Path(argument) for argument in arguments if argument not in ("--stdout", "--merge")]
     if not paths:
         print(__doc__, file=sys.stderr)
         return 2
-    text = render([json.loads(path.read_text()) for path in paths])
+    documents = [json.loads(path.read_text()) for path in paths]
+    text = render(documents)
+    if merge:
+        text = merged(RESULTS_FILE.read_text(encoding="utf-8"), documents).rstrip("\n")
     if to_stdout:
         print(text)
     else:

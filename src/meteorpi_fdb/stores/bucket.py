@@ -40,6 +40,8 @@ logger = logging.getLogger("meteorpi.db")
 
 #: Bytes per multipart-upload part (S3's minimum is 5 MiB, except for the last part).
 DEFAULT_PART_BYTES = 8 * 1024 * 1024
+#: How long ``used_bytes`` (a listing of the whole prefix) is remembered.
+USAGE_SECONDS = 300
 #: Largest object CopyObject copies in one request; larger ones are copied in parts.
 _COPY_LIMIT = 5 * 1024 ** 3
 
@@ -81,6 +83,7 @@ class BucketStore(ContentStore):
             tempfile.gettempdir(), f"meteorpi-cache-{os.getuid()}",
             hashlib.sha256(f"{endpoint_url}|{self.location}".encode()).hexdigest()[:16])
         self._local = threading.local()
+        self._usage: tuple[float, int] | None = None
         self.parts = BucketPartStore(self)
 
     @classmethod
@@ -249,7 +252,13 @@ class BucketStore(ContentStore):
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def used_bytes(self) -> int:
-        return sum(int(item["Size"]) for page in self._listing(self.prefix) for item in page.get("Contents", []))
+        """Bytes under the prefix; a listing of the whole prefix, so remembered for
+        :data:`USAGE_SECONDS` (``/health`` asks often) unless this process wrote meanwhile."""
+        now = time.monotonic()
+        if self._usage is None or now - self._usage[0] > USAGE_SECONDS:
+            total = sum(int(item["Size"]) for page in self._listing(self.prefix) for item in page.get("Contents", []))
+            self._usage = (now, total)
+        return self._usage[1]
 
     # --- writing --------------------------------------------------------------------------
 
@@ -300,6 +309,7 @@ class BucketStore(ContentStore):
         Nothing appears under ``key`` unless every byte arrived with its MD5 checked and the
         whole content's MD5 is ``expected_md5`` (when given); else ValueError (``changed`` as
         its message), and an incomplete multipart upload is aborted."""
+        self._usage = None
         digest = hashlib.md5(usedforsecurity=False)
         metadata = {"md5": expected_md5} if expected_md5 else {}
         first = _read_exactly(reader, self.part_bytes)
@@ -354,6 +364,7 @@ class BucketStore(ContentStore):
         _remove_quietly(self.path_for_id(file_id))
 
     def _delete(self, keys: list[str]) -> None:
+        self._usage = None
         for start in range(0, len(keys), 1000):
             batch = keys[start:start + 1000]
             if len(batch) == 1:
