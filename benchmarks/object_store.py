@@ -167,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    _given = {name for name in ("MPI_S3_ENDPOINT_URL",) if os.environ.get(name)}
     results = run(args.rounds, args.files, int(args.file_mb * (1 << 20)), args.seconds)
     for result in results:
         print(f"{result.case}: bucket {result.figure:,.1f} {result.unit}, directory "
@@ -175,10 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_text(json.dumps({
         "title": "Object storage: bucket store against directory store",
         "scale": "object_store",
+        "description": "`python -m benchmarks.object_store`: MeteorPi = the bucket store (S3 protocol, "
+                       f"{'moto on loopback' if 'MPI_S3_ENDPOINT_URL' not in _given else 'the given endpoint'}), "
+                       "reference = the directory store, same node, same files; medians of interleaved rounds. "
+                       "moto keeps objects in memory in one Python process: a floor for a real object store.",
         "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": _common.machine_info(),
-        "endpoint": "moto on loopback" if "127.0.0.1" in os.environ.get("MPI_S3_ENDPOINT_URL", "127.0.0.1")
-        else "MPI_S3_ENDPOINT_URL",
         "results": [result.as_dict() for result in results],
     }, indent=2))
     print(f"wrote {args.output}")

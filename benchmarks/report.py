@@ -30,6 +30,7 @@ def render(documents: list[dict]) -> str:
         lines += [_heading(document), "",
                   f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB, "
                   f"Python {machine['python']}, {machine['platform']}.", "",
+                  *([document["description"], ""] if document.get("description") else []),
                   "| benchmark | case | backend | MeteorPi | reference | unit | ratio |",
                   "| --- | --- | --- | ---: | ---: | --- | ---: |"]
         for result in document["results"]:
@@ -54,11 +55,11 @@ def _heading(document: dict) -> str:
 
 def merged(existing: str, documents: list[dict]) -> str:
     """``existing`` with the sections of ``documents`` added, or replacing those of the same title."""
-    head, *sections = existing.rstrip("\n").split("\n## ")
-    fresh = render(documents).rstrip("\n").split("\n## ")[1:]
+    head, *sections = [part.rstrip("\n") for part in existing.split("\n## ")]
+    fresh = [part.rstrip("\n") for part in render(documents).split("\n## ")[1:]]
     titles = {_title(section) for section in fresh}
     kept = [section for section in sections if _title(section) not in titles]
-    return "\n## ".join([head, *kept, *fresh]) + "\n"
+    return "\n\n## ".join([head, *kept, *fresh]) + "\n"
 
 
 def _title(section: str) -> str:
