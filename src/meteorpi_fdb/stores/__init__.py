@@ -28,8 +28,10 @@ def is_bucket_location(location: str | os.PathLike) -> bool:
 def open_file_store(location: str | os.PathLike) -> ContentStore:
     """The store at ``location``: a directory path, or ``s3://bucket/prefix``."""
     if is_bucket_location(location):
+        from meteorpi_fdb.extras import require
         from meteorpi_fdb.stores.bucket import BucketStore
 
+        require("boto3", "a bucket file store (s3://...)", "s3")
         return BucketStore.from_location(str(location))
     from meteorpi_fdb.file_store import FileStore
 
