@@ -9,17 +9,22 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, current_app, redirect
-from werkzeug.wsgi import wrap_file
+from werkzeug.wsgi import FileWrapper
 
 from meteorpi_fdb.stores import ContentSource
 from meteorpi_server.content_offload import _inline_disposition
+
+#: Bytes handed to the server per write while streaming.
+STREAM_CHUNK = 256 * 1024
 
 
 def streamed(source: ContentSource, environ: dict[str, Any], mime_type: str, md5: str | None,
              file_name: str | None) -> Response:
     """The content of ``source`` read through the app, honouring Range and conditional headers."""
     reader = source.open()
-    response = current_app.response_class(wrap_file(environ, reader), mimetype=mime_type,
+    # Werkzeug's own wrapper (not the server's wsgi.file_wrapper): it is seekable, so a Range
+    # request makes the store fetch only the bytes asked for.
+    response = current_app.response_class(FileWrapper(reader, STREAM_CHUNK), mimetype=mime_type,
                                           direct_passthrough=True)
     response.content_length = source.size
     response.last_modified = source.mtime
