@@ -22,7 +22,6 @@ from meteorpi_fdb.housekeeping import HousekeepingPolicy
 from meteorpi_fdb.stores import IncompleteContent, Part, fingerprint, open_file_store
 from tests.conftest import INSTALLATION_ID
 from tests.helpers import make_file, make_status, remote_file, remote_status, utc
-from tests.object_store_helpers import s3_endpoint, store_kind, store_location  # noqa: F401
 from tests.replication_helpers import (SOURCE_ID, TARGET_ID, add_import_user, assert_events_replicated,
                                        configure_export, exporter_for, populate)
 from tests.replication_helpers import start_node, target_db_url  # noqa: F401 (fixtures)

@@ -22,7 +22,7 @@ import requests
 
 import meteorpi_model as model
 from meteorpi_fdb import MeteorDatabase
-from tests.object_store_helpers import bucket_location, s3_endpoint  # noqa: F401 (fixture)
+from tests.object_store_helpers import bucket_location
 from tests.replication_helpers import (REPO_ROOT, SOURCE_ID, add_import_user, configure_export, exporter_for,
                                        populate, start_gunicorn, start_node, stop_process,  # noqa: F401
                                        target_db_url, wait_for)
@@ -87,11 +87,18 @@ _WRITER = textwrap.dedent("""
     for number in range(1000):
         path = os.path.join(staging, f"{number}.bin")
         with open(path, "wb") as out:
-            out.write(os.urandom(16 * 1024 * 1024))
+            out.write(os.urandom(64 * 1024 * 1024))
         db.register_file(path, "application/octet-stream", model.NSString("raw"),
                          start + timedelta(minutes=number + 1), [])
         print(number, flush=True)
 """)
+
+
+def _parts_uploaded(store) -> int:
+    """Parts uploaded so far by incomplete multipart uploads under the store's prefix."""
+    return sum(len(store.client.list_parts(Bucket=store.bucket, Key=upload["Key"],
+                                           UploadId=upload["UploadId"]).get("Parts", []))
+               for upload in store._uploads())
 
 
 def test_a_kill_during_a_multipart_upload_leaves_no_row_without_its_object(db_url, s3_endpoint, tmp_path):
@@ -109,8 +116,8 @@ def test_a_kill_during_a_multipart_upload_leaves_no_row_without_its_object(db_ur
     db = MeteorDatabase(db_url, bucket)
     try:
         process.stdout.readline()  # one file committed
-        # then kill it while the next file is going up in parts
-        wait_for(lambda: any(True for _ in db.file_store._uploads()), timeout=60, interval=0.01)
+        # then kill it while the next one is going up in parts (13 of them): once one is in
+        wait_for(lambda: _parts_uploaded(db.file_store) > 0, timeout=120, interval=0.01)
         process.send_signal(signal.SIGKILL)
         process.wait(30)
         assert process.returncode == -signal.SIGKILL
