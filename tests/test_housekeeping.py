@@ -20,6 +20,13 @@ from tests.helpers import make_event, make_file, make_status, utc
 from tests.server_helpers import (Client, cheap_password_hashing, client, encode_search,  # noqa: F401
                                   make_server, server)
 
+
+@pytest.fixture
+def db(make_db, store_location: str):
+    """Every test here runs on both file stores: a directory and a bucket (tests/object_store_helpers.py)."""
+    return make_db(file_store=store_location)
+
+
 NOW = utc(2024, 9, 1, 3)  # 03:00 on the night that began at noon on 31 August
 SKY, IMAGE, SUMMARY = "meteorpi:sky_clarity", "meteorpi:meteor_image", "meteorpi:night_summary"
 

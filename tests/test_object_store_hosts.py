@@ -13,11 +13,8 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
-from pathlib import Path
 from urllib.parse import quote_plus
 
-import pytest
 import requests
 
 import meteorpi_model as model

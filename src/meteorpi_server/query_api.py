@@ -7,7 +7,6 @@ layer; :func:`decode_search` removes the other, and also accepts a string encode
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from datetime import datetime
