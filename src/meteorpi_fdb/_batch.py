@@ -35,7 +35,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import meteorpi_model as model
 from meteorpi_fdb import _record_checks as checks
 from meteorpi_fdb._status import checked_status
-from meteorpi_fdb.file_store import SourceFingerprint
+from meteorpi_fdb.file_store import SourceFingerprint, VerifiedContent
 
 logger = logging.getLogger("meteorpi.db")
 
@@ -201,12 +201,15 @@ class RegistrationBatch:
         """A FileRecord from another node, keeping its ids (as ``import_file_record``; the
         import is logged as ``user_id``'s). Its content is taken from ``content_path`` (moved
         into the store; the path is removed once the record is committed or found present)
-        or, when None, must be in the store already. Size and MD5 must match the record."""
+        or, when None, must be in the store already. Size and MD5 must match the record. A
+        :class:`~meteorpi_fdb.file_store.VerifiedContent` (a replication part) is trusted as
+        hashed and flushed when it was written, and is not read again."""
         record = checks.checked_imported_file(file_record, "file_record")
         user_id = checks.checked_user_id(user_id)
         item = self._item("file", key)
         source = None if content_path is None else checks.checked_source_path(content_path, None)
-        self.files.append(FileEntry(item, record, source, importing_user=user_id))
+        self.files.append(FileEntry(item, record, source, importing_user=user_id,
+                                    fingerprint=_verified_fingerprint(content_path)))
         return item
 
     def import_event(self, event: model.Event, user_id: str,
@@ -231,7 +234,8 @@ class RegistrationBatch:
             path = paths.get(record.file_id.hex)
             source = None if path is None else checks.checked_source_path(path, None)
             file_item = BatchItem("file")
-            entry.files.append(FileEntry(file_item, record, source, importing_user=user_id, event=entry))
+            entry.files.append(FileEntry(file_item, record, source, importing_user=user_id, event=entry,
+                                         fingerprint=_verified_fingerprint(path)))
             item.files.append(file_item)
         self.events.append(entry)
         return item
@@ -262,6 +266,11 @@ class RegistrationBatch:
             raise
         plan.finish()
         return self.items
+
+
+def _verified_fingerprint(content: Any) -> SourceFingerprint | None:
+    """The fingerprint of content verified as it was written, or None (hash it at commit)."""
+    return content.fingerprint if isinstance(content, VerifiedContent) else None
 
 
 class BatchMixin:

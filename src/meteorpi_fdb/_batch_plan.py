@@ -97,8 +97,8 @@ class Plan:
         if entry.source is not None and entry.importing_user is not None \
                 and entry.source == self.store.path_for_id(entry.record.file_id):
             entry.source = None  # the caller placed it at its final name already
-        if entry.source is None:
-            return
+        if entry.source is None or (entry.fingerprint is not None and entry.fingerprint.synced):
+            return  # nothing to hash, or verified as it was written (a replication part)
         try:
             entry.fingerprint = fingerprint(entry.source)
         except FileNotFoundError:

@@ -62,7 +62,8 @@ class FileStore:
 
         The content goes in under a temporary name: a hard link to ``source`` when ``copy`` is
         false and both are on one filesystem (no bytes copied), else a copy written and hashed
-        as it goes. It is flushed to disk, checked against ``fingerprint`` (taken when the
+        as it goes. It is flushed to disk (a link to content whose fingerprint says it is
+        ``synced`` already is not flushed again), checked against ``fingerprint`` (taken when the
         source was hashed: a link must be the same unchanged inode, a copy must have the same
         size and MD5) and renamed to its final name. The directory is *not* flushed: a batch
         calls ``flush()`` once after placing all its content. The caller removes ``source``
@@ -74,7 +75,8 @@ class FileStore:
         temporary = self.temporary_path()
         try:
             if not copy and _try_link(source, temporary):
-                _fsync_file(temporary)
+                if not fingerprint.synced:
+                    _fsync_file(temporary)
                 found = os.stat(temporary)
                 if (found.st_ino, found.st_dev, found.st_size, found.st_mtime_ns) != fingerprint.identity:
                     raise ValueError(f"file_path {source} changed while it was being registered")
@@ -164,11 +166,33 @@ class FileStore:
 @dataclass(frozen=True)
 class SourceFingerprint:
     """A source file's size and MD5, and the identity (inode, device, size, mtime) it had when
-    it was hashed, so that placing it can tell whether it changed since."""
+    it was hashed, so that placing it can tell whether it changed since. ``synced``: its
+    content was flushed to disk when it was written (a verified replication part)."""
 
     size: int
     md5: str
     identity: tuple[int, int, int, int]
+    synced: bool = False
+
+
+@dataclass(frozen=True)
+class VerifiedContent:
+    """Content on disk that was hashed and flushed as it was written (a replication part): a
+    batch places it by its ``fingerprint``, without reading or flushing it again."""
+
+    path: str
+    fingerprint: SourceFingerprint
+
+    def __fspath__(self) -> str:
+        return self.path
+
+
+def verified_content(path: str, size: int, md5: str, status: os.stat_result | None = None) -> VerifiedContent:
+    """Describe ``path``, flushed and verified as ``size`` bytes with this MD5 when it was
+    written; ``status`` is its ``os.stat`` result if the caller has it."""
+    status = os.stat(path) if status is None else status
+    identity = (status.st_ino, status.st_dev, status.st_size, status.st_mtime_ns)
+    return VerifiedContent(path, SourceFingerprint(size, md5, identity, synced=True))
 
 
 def fingerprint(path: str) -> SourceFingerprint:
