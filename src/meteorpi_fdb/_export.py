@@ -16,13 +16,14 @@ writes to queue and configuration rows run their transaction again
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, and_, case, delete, exc, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, case, delete, exc, func, insert, select, update
 
 import meteorpi_model as model
 from meteorpi_fdb import schema
@@ -349,6 +350,16 @@ def _due_candidates(connection: Connection, now_ms: int) -> list[tuple[str, Any,
     return candidates
 
 
+@functools.lru_cache(maxsize=None)
+def _claim_statement(entity_type: str) -> Any:
+    """The compare-and-set UPDATE of one task, built once per queue (a batch claims hundreds)."""
+    queue, column = _QUEUES[entity_type][:2]
+    return (update(queue)
+            .where(and_(queue.c[column] == bindparam("entity"), queue.c.exportconfig == bindparam("config"),
+                        queue.c.exporttime == bindparam("seen"), queue.c.exportstate == STATE_PENDING))
+            .values(exporttime=bindparam("lease")))
+
+
 def _claim(connection: Connection, entity_type: str, row: Any, config: Any, lease_until: int) -> bool:
     """Move one task's export time to ``lease_until`` if nobody has touched it since we read it.
 
@@ -356,20 +367,10 @@ def _claim(connection: Connection, entity_type: str, row: Any, config: Any, leas
     on Firebird, an update conflict with the transaction that changed it. Firebird undoes only
     the failed statement, so the caller's transaction goes on to the next candidate.
     """
-    queue, column = _QUEUES[entity_type][:2]
     try:
-        result = connection.execute(
-            update(queue)
-            .where(
-                and_(
-                    queue.c[column] == row.entity_internal_id,
-                    queue.c.exportconfig == config.internalid,
-                    queue.c.exporttime == row.exporttime,
-                    queue.c.exportstate == STATE_PENDING,
-                )
-            )
-            .values(exporttime=lease_until)
-        )
+        result = connection.execute(_claim_statement(entity_type), {
+            "entity": row.entity_internal_id, "config": config.internalid, "seen": row.exporttime,
+            "lease": lease_until})
     except exc.DBAPIError as error:
         if not is_update_conflict(error):
             raise

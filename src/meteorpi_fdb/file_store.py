@@ -62,21 +62,25 @@ class FileStore:
 
         The content goes in under a temporary name: a hard link to ``source`` when ``copy`` is
         false and both are on one filesystem (no bytes copied), else a copy written and hashed
-        as it goes. It is flushed to disk (a link to content whose fingerprint says it is
-        ``synced`` already is not flushed again), checked against ``fingerprint`` (taken when the
+        as it goes. It is flushed to disk, checked against ``fingerprint`` (taken when the
         source was hashed: a link must be the same unchanged inode, a copy must have the same
-        size and MD5) and renamed to its final name. The directory is *not* flushed: a batch
+        size and MD5) and renamed to its final name. Content whose fingerprint is ``synced``
+        (flushed and verified when it was written: a replication part) is linked straight to
+        its final name instead, neither read nor flushed again. The directory is *not* flushed: a batch
         calls ``flush()`` once after placing all its content. The caller removes ``source``
         only after the rows commit, so a crash never leaves the store holding its only copy.
         """
         final = self.path_for_id(file_id)
         if os.path.exists(final):
             raise ValueError(f"content for file {file_id.hex} already exists")
+        if not copy and fingerprint.synced:
+            placed = self._link_synced(file_id, source, fingerprint, final)
+            if placed is not None:
+                return placed
         temporary = self.temporary_path()
         try:
             if not copy and _try_link(source, temporary):
-                if not fingerprint.synced:
-                    _fsync_file(temporary)
+                _fsync_file(temporary)
                 found = os.stat(temporary)
                 if (found.st_ino, found.st_dev, found.st_size, found.st_mtime_ns) != fingerprint.identity:
                     raise ValueError(f"file_path {source} changed while it was being registered")
@@ -90,6 +94,22 @@ class FileStore:
         finally:
             _remove_quietly(temporary)
         return StoredContent(final, size, md5)
+
+    def _link_synced(self, file_id: uuid.UUID, source: str, fingerprint: "SourceFingerprint",
+                     final: str) -> StoredContent | None:
+        """Link content flushed when it was written straight to its final name (a link never
+        replaces a name); None when it cannot be linked (the caller copies instead)."""
+        try:
+            os.link(source, final)
+        except FileExistsError:
+            raise ValueError(f"content for file {file_id.hex} already exists") from None
+        except OSError:
+            return None
+        found = os.stat(final)
+        if (found.st_ino, found.st_dev, found.st_size, found.st_mtime_ns) != fingerprint.identity:
+            _remove_quietly(final)
+            raise ValueError(f"file_path {source} changed while it was being registered")
+        return StoredContent(final, fingerprint.size, fingerprint.md5)
 
     def flush(self) -> None:
         """Flush the store's directory entries (renames and removals) to disk."""

@@ -83,12 +83,15 @@ class PartStore:
         Raises :class:`IncompleteContent` or ValueError (MD5) at once, leaving nothing behind.
         """
         final = self.path(file_id, md5)
-        os.makedirs(self.root, exist_ok=True)  # clear_database() empties the whole store
         temporary = os.path.join(self.root, f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}")
         self._unflushed.acquire()
         writer = None
         try:
-            writer = open(temporary, "wb")
+            try:
+                writer = open(temporary, "wb")
+            except FileNotFoundError:  # the first part, or clear_database() emptied the store
+                os.makedirs(self.root, exist_ok=True)
+                writer = open(temporary, "wb")
             received = _copy_verified(reader, writer, file_id, size)
             if received != md5:
                 raise ValueError(f"MD5 mismatch for file {file_id.hex}: announced {md5}, received {received}")
