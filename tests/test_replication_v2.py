@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import threading
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -18,12 +17,12 @@ import requests
 
 import meteorpi_model as model
 from meteorpi_fdb import MeteorDatabase, batch_stream
-from meteorpi_fdb.exporter import ExportSettings
+from meteorpi_fdb.exporter import ExportSettings, MeteorExporter
 from meteorpi_server import MeteorServer, importer_api, service_api
 from tests.replication_helpers import (IMPORT_PASSWORD, IMPORT_USER, SOURCE_ID, TARGET_ID,
                                        add_import_user, all_events, all_files,
                                        assert_events_replicated, assert_files_replicated,
-                                       config_status, configure_export, exporter_for, populate,
+                                       config_status, configure_export, drain_together, exporter_for, populate,
                                        record_answers)
 from tests.replication_helpers import source, start_node, target, target_db_url  # noqa: F401 (fixtures)
 
@@ -254,19 +253,7 @@ def test_two_batch_exporters_at_once_send_each_task_once(source, target, db_url,
     second_db = MeteorDatabase(db_url, source.file_store, installation_id=SOURCE_ID)
     exporters = [_v2(source.db), _v2(second_db)]
     exporters[0].mark_entities()
-    handled: list[list] = [[], []]
-    barrier = threading.Barrier(2)
-
-    def drain(index: int) -> None:
-        barrier.wait()
-        while (states := exporters[index].handle_next_batch()) is not None:
-            handled[index] += [(s.config_id, s.entity_id, s.state) for s in states]
-
-    threads = [threading.Thread(target=drain, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
+    handled = drain_together(exporters, MeteorExporter.handle_next_batch)
     second_db.close()
     tasks = [(c, e) for c, e, _ in handled[0] + handled[1]]
     assert len(tasks) == 22 and len(set(tasks)) == 22
