@@ -156,6 +156,8 @@ class ExportMixin:
         The configuration must be stored; its search's ``limit`` and ``skip`` are ignored. As in
         2015, a disabled configuration marks nothing (returns 0), and a file configuration only
         marks files that belong to no event (``exclude_events``): an event's files travel with it.
+        Files whose content housekeeping pruned, and events with such a file, are not marked:
+        this node can no longer send them.
         """
         if not isinstance(export_config, model.ExportConfiguration):
             raise ValueError("export_config must be an ExportConfiguration")
@@ -166,13 +168,18 @@ class ExportMixin:
             return 0
         search = copy.deepcopy(export_config.search)
         search.exclude_export_to, search.limit, search.skip = config_id, 0, 0
+        # Content pruned by housekeeping is gone from this node: its files, and the events
+        # they belong to, can no longer be delivered, so a new configuration skips them.
         if isinstance(search, model.EventSearch):
             builder = search_events_sql_builder(search, dialect=self.backend)
             target, alias = "t_eventExport (eventID", "e"
+            builder.where_clauses.append("NOT EXISTS (SELECT 1 FROM t_event_to_file l, t_prunedFile p "
+                                         "WHERE l.eventID = e.internalID AND p.fileID = l.fileID)")
         else:
             search.exclude_events = True
             builder = search_files_sql_builder(search, dialect=self.backend)
             target, alias = "t_fileExport (fileID", "f"
+            builder.where_clauses.append("NOT EXISTS (SELECT 1 FROM t_prunedFile p WHERE p.fileID = f.internalID)")
         for attempt in range(1, _MARK_ATTEMPTS + 1):
             try:
                 with self.transaction() as connection:
