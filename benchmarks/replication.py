@@ -14,7 +14,9 @@ reported:
 - **rsync --fsync**: ``rsync -a --fsync`` of the same content files to an rsync daemon (what a
   durable copy costs), and **rsync**: the same without ``--fsync``.
 
-Every run starts from an empty target. Also measured: HTTP requests; a no-op re-sync including
+Every run starts from an empty target. The results document (``--json``, default
+``benchmarks/results/replication.json``) is rendered into docs/benchmark-results.md by
+``python -m benchmarks.report``. Also measured: HTTP requests; a no-op re-sync including
 ``verify`` against rsync's no-op; with ``--link`` the v2 and rsync cases again over a link made
 by the benchmark — a network namespace joined by a veth pair shaped to 20 Mbit/s with ``tc tbf``
 and 25 ms each way (``tc netem`` where the kernel has it, else a delaying TCP relay in this
@@ -27,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import shutil
@@ -46,7 +47,7 @@ from typing import Iterator
 import requests
 
 import meteorpi_model as model
-from benchmarks._common import Result, process_peak_rss_mb
+from benchmarks._common import Result, process_peak_rss_mb, write_document
 from meteorpi_fdb import MeteorDatabase
 from meteorpi_fdb.exporter import ExportSettings, MeteorExporter
 
@@ -57,6 +58,8 @@ START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 NETNS = f"mpibench{os.getpid()}"
 HOST_IP, NS_IP = "10.213.77.1", "10.213.77.2"
 ONE_WAY_DELAY = 0.025
+#: Events per v2 batch in the loopback and link cases.
+BATCH_ENTITIES = 250
 LINK_RATE = "20mbit"
 
 
@@ -196,7 +199,7 @@ def _replicate(source: MeteorDatabase, url: str, protocol: str) -> tuple[float, 
         source.delete_export_configuration(config.config_id)
     stored = source.create_or_update_export_configuration(model.ExportConfiguration(
         f"{url}/import", USER, PASSWORD, model.EventSearch(), "bench", "benchmark", enabled=True))
-    source.set_export_settings(stored.config_id, ExportSettings(batch_entities=250))
+    source.set_export_settings(stored.config_id, ExportSettings(batch_entities=BATCH_ENTITIES))
     exporter = MeteorExporter(source, protocol=protocol)
     try:
         started = time.perf_counter()
@@ -329,7 +332,8 @@ def _median(values: list[float]) -> float:
 def measure(events: int = 1000, files_per_event: int = 3, file_kb: int = 50, repeats: int = 3,
             link: bool = False, rss_mb: int = 0) -> dict:
     """Run every case; return the figures as a dict."""
-    figures: dict = {"events": events, "files": events * files_per_event, "file_kb": file_kb, "repeats": repeats}
+    figures: dict = {"events": events, "files": events * files_per_event, "file_kb": file_kb, "repeats": repeats,
+                     "batches": -(-events // BATCH_ENTITIES)}
     with tempfile.TemporaryDirectory(prefix="mpi-replication-") as directory:
         workdir = Path(directory)
         source = MeteorDatabase(str(workdir / "source.db"), str(workdir / "source-files"), installation_id=SOURCE_ID)
@@ -451,7 +455,13 @@ def _peak_rss(workdir: Path, megabytes: int) -> dict:
 def run(events: int) -> tuple[list[Result], dict[str, float | None]]:
     """For ``python -m benchmarks``: the replication figures as Results, and peak memory."""
     figures = measure(events, repeats=3, link=os.geteuid() == 0 and shutil.which("tc") is not None, rss_mb=100)
-    case = f"{events} events x 3 files x 50 KB, gunicorn target"
+    return results_from(figures)
+
+
+def results_from(figures: dict) -> tuple[list[Result], dict[str, float | None]]:
+    """The figures of :func:`measure` as Results, and peak memory."""
+    events = figures["events"]
+    case = f"{events} events x {figures['files'] // events} files x {figures['file_kb']} KB, gunicorn target"
     loop = figures["loopback"]
     results = [
         Result("replication", f"{case}: v2", "sqlite", loop["seconds"]["v2"], loop["seconds"]["rsync_fsync"], "s",
@@ -462,6 +472,9 @@ def run(events: int) -> tuple[list[Result], dict[str, float | None]]:
                note="reference: v2"),
         Result("replication", f"{case}: v2 requests", "sqlite", loop["requests"]["v2"], loop["requests"]["2015"],
                "requests", note="reference: the 2015 protocol's requests"),
+        Result("replication", f"{case}: v2 requests per batch of {BATCH_ENTITIES} events", "sqlite",
+               loop["requests"]["v2"] / figures["batches"], None, "requests",
+               note="including the one capabilities request of the run"),
         Result("replication", "no-op re-sync incl. verify", "sqlite", loop["noop_seconds"], loop["rsync_noop_seconds"],
                "s", note="reference: rsync --fsync no-op"),
     ]
@@ -487,7 +500,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--link", action="store_true", help="also over an emulated 50 ms / 20 Mbit/s link (root)")
     parser.add_argument("--rss-mb", type=int, default=0, help="peak RSS during one batch of this many MB")
-    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="where to write the results document (default benchmarks/results/replication.json)")
     args = parser.parse_args(argv)
     figures = measure(args.events, args.files_per_event, args.file_kb, args.repeats, args.link, args.rss_mb)
     loop = figures["loopback"]
@@ -510,9 +524,39 @@ def main(argv: list[str] | None = None) -> int:
         rss = figures["rss"]
         print(f"  {rss['megabytes']} MB batch: exporter peak RSS {rss['exporter_peak_rss_mb']:.0f} MB, "
               f"target worker {rss['target_worker_peak_rss_mb'] or 0:.0f} MB, {rss['requests']} requests")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
+    results, memory = results_from(figures)
+    written = write_document("replication", f"Replication, {figures['events']:,} events x "
+                             f"{args.files_per_event} files x {figures['file_kb']} KB",
+                             "benchmarks.replication", sys.argv[1:] if argv is None else argv,
+                             results, memory, _notes(figures), figures, args.json)
+    print(f"wrote {written} (render it with python -m benchmarks.report {written})")
     return 0
+
+
+def _notes(figures: dict) -> list[str]:
+    """What the table does not say: samples, requests, the link's delay, memory."""
+    loop = figures["loopback"]
+    notes = [f"Loopback, medians of {figures['repeats']} interleaved rounds (v2, rsync --fsync, 2015, rsync); "
+             "samples in seconds: " + "; ".join(f"{case} " + ", ".join(f"{value:.2f}" for value in values)
+                                                for case, values in loop["samples"].items()) + ".",
+             f"v2 made {loop['requests']['v2']} requests for {figures['batches']} batches of up to "
+             f"{BATCH_ENTITIES} events (one capabilities request, then a manifest and a batch per batch); "
+             f"the 2015 protocol {loop['requests']['2015']:,}.",
+             f"No-op re-sync including verify: {loop['noop_seconds'] * 1000:.0f} ms, {loop['noop_requests']} "
+             f"requests; rsync --fsync no-op {loop['rsync_noop_seconds'] * 1000:.0f} ms."]
+    if "link" in figures:
+        link = figures["link"]
+        notes.append(f"Link: a network namespace over a veth pair shaped to 20 Mbit/s with tc tbf; 25 ms each way "
+                     f"by {'tc netem' if link['delay'] == 'netem' else 'the benchmark relay (the kernel has no netem)'}, "
+                     "applied alike to v2 and rsync. Samples: " + "; ".join(
+                         f"{case} " + ", ".join(f"{value:.2f}" for value in values)
+                         for case, values in link["samples"].items()) + ".")
+    if "rss" in figures:
+        rss = figures["rss"]
+        notes.append(f"Memory: one batch of {rss['megabytes']} MB ({rss['requests']} requests): exporter process "
+                     f"peak RSS {rss['exporter_peak_rss_mb']:.0f} MB, busiest target worker "
+                     f"{rss['target_worker_peak_rss_mb'] or 0:.0f} MB; neither holds the batch.")
+    return notes
 
 
 if __name__ == "__main__":
