@@ -219,6 +219,26 @@ def test_content_of_a_cut_batch_is_kept_and_reported_held(source, target, tmp_pa
     assert target.db.check_file_store() == {"orphans": [], "missing": [], "strays": []}
 
 
+def test_a_verified_part_is_linked_into_the_store_not_copied(source, target, tmp_path):
+    """Content is verified and flushed once, as it arrives: the import links that very file
+    (same inode) into the store and removes the part after the commit."""
+    data = populate(source.db, tmp_path / "in", events=1, files_per_event=2, loose_files=0)
+    first = data.events[0].file_records[0]
+    body = (batch_stream.MAGIC + batch_stream.content_header(first.file_id, first.md5, first.file_size)
+            + _file_content(source.db, first))  # cut off: no end frame
+    assert requests.post(f"{target.import_url}/v2/batch", data=body, auth=AUTH, timeout=10).status_code == 400
+    part = target.db.part_store.path(first.file_id, first.md5)
+    inode = os.stat(part).st_ino
+
+    configure_export(source.db, target.import_url, model.EventSearch())
+    assert _v2(source.db).run_once().complete == 1
+    stored = os.stat(target.db.file_path_for_id(first.file_id))
+    assert (stored.st_ino, stored.st_nlink) == (inode, 1)
+    assert not os.path.exists(part)
+    assert_events_replicated(source.db, target.db, expected_count=1)
+    assert target.db.check_file_store() == {"orphans": [], "missing": [], "strays": []}
+
+
 def test_a_batch_cut_by_a_target_restart_resumes(source, target, tmp_path, monkeypatch):
     from meteorpi_fdb import _exporter_v2
 
