@@ -288,8 +288,11 @@ class DelayRelay:
         except OSError:
             writer.close()
             return
-        await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer),
-                             return_exceptions=True)
+        try:
+            await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer),
+                                 return_exceptions=True)
+        except asyncio.CancelledError:
+            pass  # the relay is stopping
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         queue: asyncio.Queue = asyncio.Queue()
