@@ -432,8 +432,10 @@ import resource, sys
 from meteorpi_fdb import MeteorDatabase
 from meteorpi_fdb.exporter import MeteorExporter
 db = MeteorDatabase(sys.argv[1], sys.argv[2], installation_id=sys.argv[3])
-summary = MeteorExporter(db).run_once()
-print(summary.complete, summary.requests, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+exporter = MeteorExporter(db)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+summary = exporter.run_once()
+print(summary.complete, summary.requests, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, before)
 """
 
 
@@ -458,7 +460,7 @@ def _peak_rss(workdir: Path, megabytes: int) -> dict:
     if output[0] != "1":
         raise RuntimeError(f"the {megabytes} MB batch was not replicated: {output}")
     return {"megabytes": megabytes, "requests": int(output[1]), "exporter_peak_rss_mb": float(output[2]),
-            "target_worker_peak_rss_mb": worker}
+            "exporter_rss_before_mb": float(output[3]), "target_worker_peak_rss_mb": worker}
 
 
 def run(events: int) -> tuple[list[Result], dict[str, float | None]]:
@@ -570,7 +572,8 @@ def _notes(figures: dict) -> list[str]:
     if "rss" in figures:
         rss = figures["rss"]
         notes.append(f"Memory: one batch of {rss['megabytes']} MB ({rss['requests']} requests): exporter process "
-                     f"peak RSS {rss['exporter_peak_rss_mb']:.0f} MB, busiest target worker "
+                     f"peak RSS {rss['exporter_peak_rss_mb']:.0f} MB ({rss.get('exporter_rss_before_mb', 0):.0f} MB "
+                     "before the run, after its imports), busiest target worker "
                      f"{rss['target_worker_peak_rss_mb'] or 0:.0f} MB; neither holds the batch.")
     return notes
 
