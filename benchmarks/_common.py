@@ -137,7 +137,10 @@ def write_document(section: str, title: str, module: str, argv: list[str], resul
         "command": " ".join(["python", "-m", module, *map(shlex.quote, argv)]),
         "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(), "results": [result.as_dict() for result in results],
-        "peak_rss_mb": memory or {}, "notes": notes or [], "figures": figures or {},
+        "peak_rss_mb": memory or {}, "figures": figures or {},
+        "notes": (notes or []) + ["Load average (1, 5, 15 min) at the end of the run: "
+                                  + ", ".join(f"{load:.1f}" for load in os.getloadavg())
+                                  + f" on {os.cpu_count()} cores."],
     }
     path = path or RESULTS_DIR / f"{section}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

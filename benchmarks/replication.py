@@ -475,9 +475,10 @@ def results_from(figures: dict) -> tuple[list[Result], dict[str, float | None]]:
     case = f"{events} events x {figures['files'] // events} files x {figures['file_kb']} KB, gunicorn target"
     loop = figures["loopback"]
     seconds, made = loop["seconds"], loop["requests"]
-    rows = [("v2", "v2", "rsync_fsync", "s", "reference: rsync -a --fsync to an rsync daemon (medians, interleaved)"),
-            ("v2", "v2", "rsync", "s", "reference: rsync -a without --fsync"),
-            ("2015", "2015", "v2", "s", "reference: v2")]
+    rows = [("v2 vs rsync -a --fsync", "v2", "rsync_fsync", "s",
+             "reference: rsync -a --fsync to an rsync daemon (medians, interleaved)"),
+            ("v2 vs rsync -a", "v2", "rsync", "s", "reference: rsync -a without --fsync"),
+            ("2015 vs v2", "2015", "v2", "s", "reference: v2")]
     results = [Result("replication", f"{case}: {label}", "sqlite", seconds[a], seconds[b], unit, note=note)
                for label, a, b, unit, note in rows if a in seconds and b in seconds]
     if "v2" in made:
@@ -491,7 +492,8 @@ def results_from(figures: dict) -> tuple[list[Result], dict[str, float | None]]:
                           loop["rsync_noop_seconds"], "s", note="reference: rsync --fsync no-op"))
     if "link" in figures:
         link = figures["link"]
-        results.append(Result("replication", f"{case}: v2 over 50 ms / 20 Mbit/s", "sqlite", link["seconds"]["v2"],
+        results.append(Result("replication", f"{case}: v2 vs rsync -a --fsync over 50 ms / 20 Mbit/s", "sqlite",
+                              link["seconds"]["v2"],
                               link["seconds"]["rsync_fsync"], "s",
                               note=f"reference: rsync --fsync over the same link (delay: {link['delay']})"))
     memory = {}
