@@ -10,15 +10,14 @@ on each store, interleaved, medians (the bucket store streams through the app; t
 store uses sendfile). The bucket is moto's S3 server on loopback unless ``MPI_S3_ENDPOINT_URL``
 names another S3-compatible endpoint (with its credentials in the environment): moto keeps
 objects in memory in one Python process, so its figures are a floor for a real object store.
-Writes benchmarks/results/object_store.json; ``python -m benchmarks.report --merge`` puts it in
-docs/benchmark-results.md.
+Writes benchmarks/results/object_store.json (``--output``); ``python -m benchmarks.report
+benchmarks/results/object_store.json`` renders it as its own section of docs/benchmark-results.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import socket
 import statistics
@@ -172,19 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     for result in results:
         print(f"{result.case}: bucket {result.figure:,.1f} {result.unit}, directory "
               f"{result.reference:,.1f} {result.unit}, ratio {result.ratio:.2f}")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({
-        "title": "Object storage: bucket store against directory store",
-        "scale": "object_store",
-        "description": "`python -m benchmarks.object_store`: MeteorPi = the bucket store (S3 protocol, "
-                       f"{'moto on loopback' if 'MPI_S3_ENDPOINT_URL' not in _given else 'the given endpoint'}), "
-                       "reference = the directory store, same node, same files; medians of interleaved rounds. "
-                       "moto keeps objects in memory in one Python process: a floor for a real object store.",
-        "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": _common.machine_info(),
-        "results": [result.as_dict() for result in results],
-    }, indent=2))
-    print(f"wrote {args.output}")
+    written = _common.write_document(
+        "object_store", "Object storage: bucket store against directory store", "benchmarks.object_store",
+        sys.argv[1:] if argv is None else argv, results, path=args.output,
+        notes=["MeteorPi = the bucket store (S3 protocol, "
+               f"{'moto on loopback' if 'MPI_S3_ENDPOINT_URL' not in _given else 'the given endpoint'}), "
+               "reference = the directory store, same node, same files; medians of interleaved rounds.",
+               "moto keeps objects in memory in one Python process: a floor for a real object store."])
+    print(f"wrote {written} (render it with python -m benchmarks.report {written})")
     return 0
 
 

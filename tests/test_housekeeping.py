@@ -208,6 +208,30 @@ def test_files_of_undelivered_events_are_kept(db, node) -> None:
     assert db.get_event(event.event_id).file_records[0].file_id == node[(21, IMAGE)].file_id
 
 
+def test_a_configuration_made_after_a_prune_queues_nothing_whose_content_is_gone(db, node) -> None:
+    """Pruned files, and events holding one, cannot be sent any more: a configuration created
+    after the prune does not queue them (it would fail on them for ever)."""
+    meteor = "meteorpi:meteor"
+    old_event = make_event(db, night(21, 1), files=[node[(21, IMAGE)], node[(21, SUMMARY)]], event_type=meteor)
+    new_event = make_event(db, night(30, 1), files=[node[(30, IMAGE)]], event_type=meteor)
+    pruned = db.prune(HousekeepingPolicy(retain_nights=5, prune_order=(IMAGE,)), now=NOW)
+    assert node[(21, IMAGE)].file_id in {f.file_id for f in pruned.files}
+    assert has_content(db, node[(21, SUMMARY)])  # the old event still has one file's content
+
+    events = _config(db, model.EventSearch(event_type=meteor))
+    images = _config(db, model.FileRecordSearch(semantic_type=IMAGE))
+    assert db.mark_entities_to_export(events) == 1
+    assert db.mark_entities_to_export(images) == 4  # 27, 28, 29, 31 August (30th: in an event)
+    queued: dict = {}
+    while (task := db.get_next_entity_to_export()) is not None:
+        queued.setdefault(task.config_id, set()).add(task.entity_id)
+        task.set_status(0)
+    assert queued[events.config_id] == {new_event.event_id}
+    assert queued[images.config_id] == {node[(day, IMAGE)].file_id for day in (27, 28, 29, 31)}
+    assert not {old_event.event_id} & queued[events.config_id]
+    assert db.mark_entities_to_export(events) == 0 and db.mark_entities_to_export(images) == 0
+
+
 def test_the_quota_prunes_at_the_high_water_mark_and_refuses_below_the_floor(db, node) -> None:
     content = sum(os.path.getsize(db.file_path_for_id(f.file_id)) for f in node.values())
     budget = HousekeepingPolicy(retain_nights=3, prune_order=(SKY, IMAGE), storage_bytes=content + 1000,

@@ -110,6 +110,47 @@ def test_parts_are_verified_held_and_placed(store_location: str):
     assert list(store.stored_ids()) == [file_id] and store.stray_files() == []
 
 
+def test_a_received_part_is_placed_without_reading_or_flushing_it_again(store_location: str, monkeypatch):
+    """The import places a verified part through the interface (``place_part``): a hard link
+    in a directory, a server-side copy in a bucket; no byte of it is read, hashed, uploaded
+    or flushed again. A part changed since it was verified is refused."""
+    store = open_file_store(store_location)
+    data, other = os.urandom(BIG), os.urandom(BIG)
+    file_id = uuid.uuid4()
+    part = store.parts.receive(file_id, _md5(data), len(data), io.BytesIO(data)).result()
+    assert part == Part(file_id, _md5(data), len(data)) == store.parts.held_part(file_id, _md5(data), len(data))
+    assert store.parts.held_part(file_id, _md5(data), len(data) + 1) is None
+    found = store.fingerprint_source(part)
+    with monkeypatch.context() as patched:
+        def forbidden(*_args, **_kwargs):
+            raise AssertionError("a verified part was read or flushed again")
+
+        for name in ("open", "hash_content", "_write_synced", "_upload"):
+            patched.setattr(type(store), name, forbidden, raising=False)
+        patched.setattr(os, "fsync", forbidden)
+        patched.setattr("meteorpi_fdb.stores.base.hash_stream", forbidden)
+        placed = store.place(file_id, part, found)
+    store.flush()
+    assert (placed.size, placed.md5) == (len(data), _md5(data))
+    assert store.hash_content(file_id) == (len(data), _md5(data))
+    assert store.parts.held(file_id, _md5(data), len(data))  # removed only once the row commits
+
+    changed = uuid.uuid4()
+    part = store.parts.write(changed, _md5(data), len(data), io.BytesIO(data))
+    found = store.fingerprint_source(part)
+    if store.root is not None:
+        path = store.parts.path(changed, _md5(data))
+        with open(path + ".new", "wb") as writer:
+            writer.write(other)
+        os.replace(path + ".new", path)
+    else:
+        store.client.put_object(Bucket=store.bucket, Key=store.parts.key(changed, _md5(data)), Body=other,
+                                Metadata={"md5": _md5(other)})
+    with pytest.raises(ValueError):
+        store.place(changed, part, found)
+    assert store.stat(changed) is None and store.stray_files() == []
+
+
 def test_clear_empties_the_store(store_location: str):
     store = open_file_store(store_location)
     for _ in range(3):

@@ -34,7 +34,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import meteorpi_model as model
 from meteorpi_fdb import _record_checks as checks
-from meteorpi_fdb._status import checked_status
+from meteorpi_fdb._status import checked_imported_status
 from meteorpi_fdb.stores.base import Part, SourceFingerprint
 
 logger = logging.getLogger("meteorpi.db")
@@ -184,14 +184,7 @@ class RegistrationBatch:
         """A status block from another node, with its id, camera and ``valid_from`` (as
         ``import_camera_status``); written before the batch's files and events, which may
         refer to it."""
-        if not isinstance(status, model.CameraStatus):
-            raise ValueError(f"status must be a CameraStatus, not {type(status).__name__}")
-        if status.status_id is None:
-            raise ValueError("status_id is required to import a camera status")
-        if status.valid_from is None:
-            raise ValueError("valid_from is required to import a camera status")
-        checked = checked_status(status, status.camera_id, model.parse_uuid(status.status_id, "status_id"))
-        valid_from = model.utc_datetime_to_milliseconds(model.to_utc(status.valid_from, "valid_from"))
+        checked, valid_from = checked_imported_status(status)
         item = self._item("status", key)
         self.statuses.append((item, checked, valid_from))
         return item
@@ -201,7 +194,9 @@ class RegistrationBatch:
         """A FileRecord from another node, keeping its ids (as ``import_file_record``; the
         import is logged as ``user_id``'s). Its content is taken from ``content_path`` (moved
         into the store; the path is removed once the record is committed or found present)
-        or, when None, must be in the store already. Size and MD5 must match the record."""
+        or, when None, must be in the store already. Size and MD5 must match the record. A
+        :class:`~meteorpi_fdb.stores.base.Part` (a replication part of the store) is trusted as
+        hashed and flushed when it was received, and is not read again (``place_part``)."""
         record = checks.checked_imported_file(file_record, "file_record")
         user_id = checks.checked_user_id(user_id)
         item = self._item("file", key)

@@ -98,7 +98,7 @@ class Plan:
             entry.source = None  # the caller placed it at its final name already
         if entry.source is None:
             return
-        try:
+        try:  # a replication part is not read again: the store notes what it verified
             entry.fingerprint = self.store.fingerprint_source(entry.source)
         except FileNotFoundError:
             if entry.is_new and not self.batch.copy and not self.batch.allow_duplicates:

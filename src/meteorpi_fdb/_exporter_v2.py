@@ -29,6 +29,7 @@ import requests
 import meteorpi_model as model
 from meteorpi_fdb import batch_stream
 from meteorpi_fdb._export_settings import ExportSettings
+from meteorpi_fdb._http_answer import AnswerError, error_text, post_for_object
 
 logger = logging.getLogger("meteorpi.db.export")
 
@@ -80,7 +81,7 @@ class Capabilities:
             if response.status_code in (404, 405):
                 speaks = False
             elif response.status_code != 200:
-                raise BatchFailed(f"HTTP {response.status_code} from {url}/capabilities: {_error_text(response)}")
+                raise BatchFailed(f"HTTP {response.status_code} from {url}/capabilities: {error_text(response)}")
             else:
                 try:
                     speaks = "v2" in response.json().get("protocols", [])
@@ -220,28 +221,13 @@ class TargetClient:
         url = f"{self.url}/{path}"
         self.requests += 1
         try:
-            response = self.session.post(url, auth=self.auth, timeout=self.timeout, verify=self.verify, **kwargs)
-        except Interrupted:
-            raise
-        except requests.Timeout:
-            raise BatchFailed(f"no answer from {url} within {self.timeout} s") from None
-        except requests.RequestException as error:
-            if _caused_by_interruption(error):
+            return post_for_object(self.session, url, self.auth, self.timeout, self.verify, **kwargs)
+        except AnswerError as error:
+            if error.status in (404, 405):
+                raise ProtocolGone(f"{url} answered {error.status}") from None
+            if error.transport and _caused_by_interruption(error.__cause__):
                 raise Interrupted(str(error)) from None
-            raise BatchFailed(f"cannot reach {url}: {error}", retryable=True) from None
-        with response:
-            if response.status_code in (404, 405):
-                raise ProtocolGone(f"{url} answered {response.status_code}")
-            if response.status_code != 200:
-                raise BatchFailed(f"HTTP {response.status_code} from {url}: {_error_text(response)}",
-                                  retryable=response.status_code in (502, 503, 504))
-            try:
-                answer = response.json()
-            except ValueError:
-                raise BatchFailed(f"the answer from {url} is not JSON") from None
-        if not isinstance(answer, dict):
-            raise BatchFailed(f"the answer from {url} is not a JSON object")
-        return answer
+            raise BatchFailed(str(error), retryable=error.transport or error.status in (502, 503, 504)) from None
 
 
 def _caused_by_interruption(error: BaseException) -> bool:
@@ -453,11 +439,3 @@ def verify(exporter: Any, config: model.ExportConfiguration, when: datetime | No
     report.requests += runner.requests
     exporter.db.record_export_verified(config.config_id, when)
     return report
-
-
-def _error_text(response: requests.Response) -> str:
-    try:
-        message = response.json().get("message")
-    except (ValueError, AttributeError):
-        message = None
-    return str(message) if message else (response.reason or "no reason given")

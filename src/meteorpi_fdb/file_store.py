@@ -22,7 +22,7 @@ from typing import BinaryIO, Iterator
 from meteorpi_fdb.permissions import create_private_directory
 from meteorpi_fdb.stores.base import (CHUNK_SIZE, DERIVED_DIRECTORY, PARTS_DIRECTORY, TEMPORARY_PREFIX,
                                       ContentSource, ContentStore, Part, SourceFingerprint, StoredContent,
-                                      StoredObject, checked_derived_name, fingerprint)
+                                      StoredObject, checked_derived_name, file_identity, fingerprint)
 
 __all__ = ["CHUNK_SIZE", "PARTS_DIRECTORY", "TEMPORARY_PREFIX", "FileStore", "DirectoryStore",
            "SourceFingerprint", "StoredContent", "fingerprint", "fsync_directory"]
@@ -95,12 +95,42 @@ class FileStore(ContentStore):
         false and both are on one filesystem (no bytes copied), else a copy written and hashed
         as it goes. It is flushed to disk, checked against ``fingerprint`` (taken when the
         source was hashed: a link must be the same unchanged inode, a copy must have the same
-        size and MD5) and renamed to its final name. The directory is *not* flushed: a batch
-        calls ``flush()`` once after placing all its content. The caller removes ``source``
-        only after the rows commit, so a crash never leaves the store holding its only copy.
+        size and MD5) and renamed to its final name. A replication part goes through
+        :meth:`place_part` (neither read nor flushed again). The directory is *not* flushed: a
+        batch calls ``flush()`` once after placing all its content. The caller removes
+        ``source`` only after the rows commit, so a crash never leaves the store holding its
+        only copy.
         """
         if isinstance(source, Part):
-            source = self.parts.path(source.file_id, source.md5)
+            return self.place_part(file_id, source, fingerprint, copy)
+        return self._place_file(file_id, source, fingerprint, copy)
+
+    def place_part(self, file_id: uuid.UUID, part: Part, fingerprint: SourceFingerprint,
+                   copy: bool = False) -> StoredContent:
+        """Hard-link a verified part straight to its final name (a link never replaces a name):
+        it was hashed and flushed as it was received, so it is neither read nor flushed again;
+        the link must be that very file (same inode, device, size and mtime as
+        ``fingerprint.identity``). Its directory entry is made durable by the batch's one
+        ``flush()``. When it cannot be linked (or ``copy``), it is copied and verified as any
+        source."""
+        source = self.parts.path(part.file_id, part.md5)
+        if copy or not fingerprint.identity:
+            return self._place_file(file_id, source, fingerprint, copy=True)
+        final = self.path_for_id(file_id)
+        try:
+            os.link(source, final)
+        except FileExistsError:
+            raise ValueError(f"content for file {file_id.hex} already exists") from None
+        except OSError:  # another filesystem, or links not allowed (a missing part: as missing)
+            return self._place_file(file_id, source, fingerprint, copy=True)
+        if file_identity(os.stat(final)) != fingerprint.identity:
+            _remove_quietly(final)
+            raise ValueError(f"the part of file {part.file_id.hex} changed since it was verified")
+        return StoredContent(final, fingerprint.size, fingerprint.md5)
+
+    def _place_file(self, file_id: uuid.UUID, source: str, fingerprint: SourceFingerprint,
+                    copy: bool) -> StoredContent:
+        """``place`` for a path: link or copy under a temporary name, flush, check, rename."""
         final = self.path_for_id(file_id)
         if os.path.exists(final):
             raise ValueError(f"content for file {file_id.hex} already exists")
@@ -108,8 +138,7 @@ class FileStore(ContentStore):
         try:
             if not copy and _try_link(source, temporary):
                 _fsync_file(temporary)
-                found = os.stat(temporary)
-                if (found.st_ino, found.st_dev, found.st_size, found.st_mtime_ns) != fingerprint.identity:
+                if file_identity(os.stat(temporary)) != fingerprint.identity:
                     raise ValueError(f"file_path {source} changed while it was being registered")
                 size, md5 = fingerprint.size, fingerprint.md5
             else:
@@ -144,8 +173,11 @@ class FileStore(ContentStore):
         return StoredContent(final, size, md5)
 
     def fingerprint_source(self, source: str | Part) -> SourceFingerprint:
+        """A path is hashed; a part is not read again: its identity is the one noted when it
+        was flushed (or, for a part left by an earlier batch, its file's now)."""
         if isinstance(source, Part):
-            return fingerprint(self.parts.path(source.file_id, source.md5))
+            identity = source.identity or file_identity(os.stat(self.parts.path(source.file_id, source.md5)))
+            return SourceFingerprint(source.size, source.md5, identity)
         return fingerprint(source)
 
     def remove(self, file_id: uuid.UUID) -> None:

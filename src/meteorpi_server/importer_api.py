@@ -415,7 +415,7 @@ def add_routes(meteor_app, handler: BaseImportReceiver | None = None,
 
         importer = importer_v2.add_routes(meteor_app, url_path, db=handler.db)
         max_future = meteor_app.settings["MPI_IMPORT_MAX_FUTURE_SECONDS"]
-        importer.entity_policy = lambda user_id, entity: check_import(handler.db, user_id, entity, max_future)
+        importer.entity_policy = lambda user_id, entity, holds: check_import(handler.db, user_id, entity, max_future, holds)
 
 
 def _dispatch(handler: BaseImportReceiver, import_request: ImportRequest) -> Response:

@@ -2,8 +2,11 @@
 uses for file content, whether it lives in a local directory or an S3-compatible bucket.
 
 Durability rule (SPEC section 10), for every store: ``place`` and ``put_stream`` return only
-once the content is complete, flushed and verified (size and MD5) under its final name; the
-caller commits the row after that, and removes the content if the commit fails. A crash
+once the content is complete, flushed and verified (size and MD5) under its final name (for
+``place``, the final name's directory entry once ``flush()`` returns); the caller commits the
+row after that, and removes the content if the commit fails. A replication :class:`Part` was
+verified and flushed when it was received: ``place_part`` puts it in without reading or
+flushing its bytes again (a hard link, a server-side copy). A crash
 therefore leaves at worst an orphan (content with no row) or a temporary, which
 ``check_file_store`` and ``meteorpi fsck`` report.
 """
@@ -14,7 +17,8 @@ import hashlib
 import os
 import uuid
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
 CHUNK_SIZE = 1024 * 1024
@@ -48,7 +52,8 @@ class StoredObject:
 @dataclass(frozen=True)
 class SourceFingerprint:
     """A source's size and MD5, and the identity (inode, device, size, mtime) it had when it was
-    hashed, so that placing it can tell whether it changed since (empty for a verified part)."""
+    hashed, so that placing it can tell whether it changed since (empty when the store needs
+    none for a verified part)."""
 
     size: int
     md5: str
@@ -57,11 +62,16 @@ class SourceFingerprint:
 
 @dataclass(frozen=True)
 class Part:
-    """Verified content of a replication batch, held by the store until its import commits."""
+    """Verified content of a replication batch, held by the store until its import commits.
+
+    ``identity`` is the store's own note of the part as it was verified (the directory store:
+    inode, device, size and mtime of the flushed file), so that placing it can tell it is that
+    very content without reading it again; empty when the store needs none."""
 
     file_id: uuid.UUID
     md5: str
     size: int
+    identity: tuple[int, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,11 @@ def fingerprint(path: str) -> SourceFingerprint:
         before = os.fstat(reader.fileno())
         size, md5 = hash_stream(reader)
     return SourceFingerprint(size, md5, (before.st_ino, before.st_dev, size, before.st_mtime_ns))
+
+
+def file_identity(found: os.stat_result) -> tuple[int, int, int, int]:
+    """What tells a file is the very one that was hashed: inode, device, size, mtime."""
+    return found.st_ino, found.st_dev, found.st_size, found.st_mtime_ns
 
 
 def hash_stream(reader: BinaryIO) -> tuple[int, str]:
@@ -135,6 +150,19 @@ class PartStore(ABC):
 
         Raises :class:`IncompleteContent` if the stream ends early and ValueError if the MD5
         differs; nothing is left behind then."""
+
+    def receive(self, file_id: uuid.UUID, md5: str, size: int, reader: BinaryIO) -> "Future[Part]":
+        """As :meth:`write`, but the part may be finished (made durable) after this returns:
+        the caller reads the next frames meanwhile and takes the :class:`Part` from the future.
+        A short stream or an MD5 mismatch still raises at once, leaving nothing behind. By
+        default the part is written in full before this returns."""
+        future: Future[Part] = Future()
+        future.set_result(self.write(file_id, md5, size, reader))
+        return future
+
+    def held_part(self, file_id: uuid.UUID, md5: str, size: int) -> Part | None:
+        """The verified part of this content (with this size) if it is here, else None."""
+        return self.part(file_id, md5, size) if self.held(file_id, md5, size) else None
 
     @abstractmethod
     def remove(self, file_id: uuid.UUID, md5: str) -> None:
@@ -227,12 +255,23 @@ class ContentStore(ABC):
     def place(self, file_id: uuid.UUID, source: str | Part, fingerprint: SourceFingerprint,
               copy: bool = False) -> StoredContent:
         """Put ``source``'s content (a local path, or a part of this store) in the store as
-        ``file_id``'s, verified against ``fingerprint``; ``source`` stays where it is."""
+        ``file_id``'s, verified against ``fingerprint``; ``source`` stays where it is. A part
+        goes through :meth:`place_part`."""
+
+    @abstractmethod
+    def place_part(self, file_id: uuid.UUID, part: Part, fingerprint: SourceFingerprint,
+                   copy: bool = False) -> StoredContent:
+        """Put a verified part of this store in as ``file_id``'s content the cheapest way that
+        keeps it verified, without reading or flushing its bytes again (the part was hashed and
+        flushed as it was received): the directory store hard-links it (one directory flush
+        per batch, in ``flush()``), a bucket copies the object server side. ``fingerprint`` is
+        :meth:`fingerprint_source`'s; ``copy`` asks for a copy of the bytes. The part stays
+        until :meth:`discard_source`."""
 
     def fingerprint_source(self, source: str | Part) -> SourceFingerprint:
-        """Size, MD5 and identity of a source about to be placed."""
+        """Size, MD5 and identity of a source about to be placed; a part is not read again."""
         if isinstance(source, Part):
-            return SourceFingerprint(source.size, source.md5, ())
+            return SourceFingerprint(source.size, source.md5, source.identity)
         return fingerprint(source)
 
     def discard_source(self, source: str | Part) -> None:

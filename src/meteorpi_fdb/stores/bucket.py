@@ -265,13 +265,12 @@ class BucketStore(ContentStore):
     def place(self, file_id: uuid.UUID, source: str | Part, fingerprint: SourceFingerprint,
               copy: bool = False) -> StoredContent:
         """Upload ``source`` (a path: read once, hashed on the way, checked against
-        ``fingerprint`` before the upload completes) or copy a part of this store, server side."""
+        ``fingerprint`` before the upload completes); a part goes through :meth:`place_part`."""
+        if isinstance(source, Part):
+            return self.place_part(file_id, source, fingerprint, copy)
         key = self.key_for_id(file_id)
         if self._head(key) is not None:
             raise ValueError(f"content for file {file_id.hex} already exists")
-        if isinstance(source, Part):
-            self._copy(self.parts.key(source.file_id, source.md5), key, source.size)
-            return StoredContent(self.location + file_id.hex, source.size, source.md5)
         with open(source, "rb") as reader:
             size, md5 = self._upload(key, reader, fingerprint.md5, changed=f"file_path {source} changed "
                                                                           "while it was being registered")
@@ -280,15 +279,27 @@ class BucketStore(ContentStore):
             raise ValueError(f"file_path {source} changed while it was being registered")
         return StoredContent(self.location + file_id.hex, size, md5)
 
+    def place_part(self, file_id: uuid.UUID, part: Part, fingerprint: SourceFingerprint,
+                   copy: bool = False) -> StoredContent:
+        """Copy a part's object server side (no bytes through this host, nothing hashed again):
+        the part was uploaded with every byte's MD5 checked by the bucket, and the copy must
+        have its size and the MD5 it was uploaded as. ``copy`` changes nothing here."""
+        key = self.key_for_id(file_id)
+        if self._head(key) is not None:
+            raise ValueError(f"content for file {file_id.hex} already exists")
+        self._copy(self.parts.key(part.file_id, part.md5), key, fingerprint.size, fingerprint.md5)
+        return StoredContent(self.location + file_id.hex, fingerprint.size, fingerprint.md5)
+
     def put_stream(self, file_id: uuid.UUID, stream: BinaryIO, expected_md5: str | None = None) -> StoredContent:
         key = self.key_for_id(file_id)
         size, md5 = self._upload(key, stream, expected_md5.lower() if expected_md5 else None)
         return StoredContent(self.location + file_id.hex, size, md5)
 
-    def _copy(self, source_key: str, key: str, size: int) -> None:
+    def _copy(self, source_key: str, key: str, size: int, md5: str) -> None:
+        """Copy ``source_key`` (uploaded as ``md5``, see ``_upload``'s metadata) to ``key``."""
         head = self._head(source_key)
-        if head is None or int(head["ContentLength"]) != size:
-            raise ValueError(f"the part {source_key} is gone or not {size} bytes")
+        if head is None or int(head["ContentLength"]) != size or _uploaded_md5(head) not in (None, md5):
+            raise ValueError(f"the part {source_key} is gone or not {size} bytes with MD5 {md5}")
         source = {"Bucket": self.bucket, "Key": source_key}
         try:
             if size <= _COPY_LIMIT:
@@ -298,9 +309,9 @@ class BucketStore(ContentStore):
         except Exception as error:
             raise _os_error(error, key) from error
         copied = self._head(key)
-        if copied is None or int(copied["ContentLength"]) != size:
+        if copied is None or int(copied["ContentLength"]) != size or _uploaded_md5(copied) not in (None, md5):
             self.client.delete_object(Bucket=self.bucket, Key=key)
-            raise OSError(f"copying {source_key} to {key} did not give {size} bytes")
+            raise OSError(f"copying {source_key} to {key} did not give {size} bytes with MD5 {md5}")
 
     def _upload(self, key: str, reader: BinaryIO, expected_md5: str | None,
                 changed: str | None = None, limit: int | None = None) -> tuple[int, str]:
@@ -536,6 +547,11 @@ def _content_id(name: str) -> uuid.UUID | None:
     except ValueError:
         return None
     return file_id if file_id.hex == name else None
+
+
+def _uploaded_md5(head: dict) -> str | None:
+    """The MD5 an object was uploaded and verified as (its ``md5`` metadata), if noted."""
+    return head.get("Metadata", {}).get("md5")
 
 
 def _check_md5(found: str, expected: str | None, key: str, changed: str | None) -> None:
