@@ -33,7 +33,8 @@ SETTINGS = {
     "full": {"search_repeats": 100, "ingest_events": 2_000, "replication_events": 1_000, "http_seconds": 10,
              "registration_events": 10_000},
 }
-BENCHMARKS = ("search", "ingest", "http", "replication", "registration", "activity", "logins")
+BENCHMARKS = ("search", "ingest", "http", "replication", "registration", "activity", "logins",
+              "object_store")
 
 
 def _database_url(backend: str, scale: str) -> str:
@@ -150,6 +151,12 @@ def main(argv: list[str] | None = None) -> int:
 
         console.print("bad logins against gunicorn on sqlite, login guard on and off …")
         results += bad_logins.run()
+
+    if "object_store" in chosen:
+        from benchmarks import object_store
+
+        console.print("object store: bucket (S3 protocol) against directory …")
+        results += object_store.run(rounds=3)
 
     _print(console, results, memory, scale)
     output = args.output or RESULTS_DIR / f"{scale.name}.json"

@@ -8,6 +8,7 @@ import resource
 import statistics
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Callable
 
 
@@ -116,3 +117,32 @@ def machine_info() -> dict:
         "cores": os.cpu_count(),
         "memory_gb": round(memory_kb / 1024 / 1024, 1),
     }
+
+
+#: Where single benchmarks write their JSON documents (rendered by ``python -m benchmarks.report``).
+RESULTS_DIR = Path(__file__).parent / "results"
+
+
+def write_document(section: str, title: str, module: str, argv: list[str], results: list[Result],
+                   memory: dict[str, float | None] | None = None, notes: list[str] | None = None,
+                   figures: dict | None = None, path: Path | None = None) -> Path:
+    """Write one benchmark's own run as a document ``benchmarks.report`` renders as a section
+    (keyed ``section``), with the exact command that produced it; returns the path."""
+    import datetime
+    import json
+    import shlex
+
+    document = {
+        "section": section, "title": title,
+        "command": " ".join(["python", "-m", module, *map(shlex.quote, argv)]),
+        "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(), "results": [result.as_dict() for result in results],
+        "peak_rss_mb": memory or {}, "figures": figures or {},
+        "notes": (notes or []) + ["Load average (1, 5, 15 min) at the end of the run: "
+                                  + ", ".join(f"{load:.1f}" for load in os.getloadavg())
+                                  + f" on {os.cpu_count()} cores."],
+    }
+    path = path or RESULTS_DIR / f"{section}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2))
+    return path

@@ -2,7 +2,8 @@
 over an emulated 50 ms / 20 Mbit/s link.
 
     python -m benchmarks.replication [--events 1000] [--files-per-event 3] [--file-kb 50]
-                                     [--repeats 3] [--link] [--rss-mb 500] [--json out.json]
+                                     [--repeats 3] [--cases v2,rsync_fsync,2015,rsync]
+                                     [--link] [--rss-mb 500] [--json out.json]
 
 Setup (Debian): ``apt-get install rsync iproute2``; ``--link`` needs root (it creates a network
 namespace). Cases, each run ``--repeats`` times in interleaved rounds (ABCD ABCD …), medians
@@ -14,7 +15,9 @@ reported:
 - **rsync --fsync**: ``rsync -a --fsync`` of the same content files to an rsync daemon (what a
   durable copy costs), and **rsync**: the same without ``--fsync``.
 
-Every run starts from an empty target. Also measured: HTTP requests; a no-op re-sync including
+Every run starts from an empty target. The results document (``--json``, default
+``benchmarks/results/replication.json``) is rendered into docs/benchmark-results.md by
+``python -m benchmarks.report``. Also measured: HTTP requests; a no-op re-sync including
 ``verify`` against rsync's no-op; with ``--link`` the v2 and rsync cases again over a link made
 by the benchmark — a network namespace joined by a veth pair shaped to 20 Mbit/s with ``tc tbf``
 and 25 ms each way (``tc netem`` where the kernel has it, else a delaying TCP relay in this
@@ -27,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import shutil
@@ -46,7 +48,7 @@ from typing import Iterator
 import requests
 
 import meteorpi_model as model
-from benchmarks._common import Result, process_peak_rss_mb
+from benchmarks._common import Result, process_peak_rss_mb, write_document
 from meteorpi_fdb import MeteorDatabase
 from meteorpi_fdb.exporter import ExportSettings, MeteorExporter
 
@@ -57,6 +59,10 @@ START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 NETNS = f"mpibench{os.getpid()}"
 HOST_IP, NS_IP = "10.213.77.1", "10.213.77.2"
 ONE_WAY_DELAY = 0.025
+#: The loopback cases, in the order of each interleaved round.
+CASES = ("v2", "rsync_fsync", "2015", "rsync")
+#: Events per v2 batch in the loopback and link cases.
+BATCH_ENTITIES = 250
 LINK_RATE = "20mbit"
 
 
@@ -74,18 +80,21 @@ def _populate(db: MeteorDatabase, incoming: Path, events: int, files_per_event: 
         orientation=model.Orientation(60, 180), location=model.Location(52.2, 0.1, True, 5.0),
         camera_id=db.installation_id)
     db.update_camera_status(status, time=START)
-    for index in range(events):
-        when = START + timedelta(minutes=index + 1)
-        records = []
-        for n in range(files_per_event):
-            path = incoming / f"{index}-{n}.png"
-            path.write_bytes(rng.randbytes(file_bytes))
-            records.append(db.register_file(
-                str(path), "image/png", model.NSString("meteor_image"), when + timedelta(seconds=n),
-                [model.Meta(model.NSString("exposure"), 0.04), model.Meta(model.NSString("gain"), 12)],
-                file_name=f"{n}.png"))
-        db.register_event(db.installation_id, when, model.NSString("meteor"), records,
-                          [model.Meta(model.NSString("duration"), 1.2), model.Meta(model.NSString("class"), "meteor")])
+    for first in range(0, events, 500):
+        with db.batch() as batch:  # setup only: the one-transaction batch path is the quickest
+            for index in range(first, min(events, first + 500)):
+                when = START + timedelta(minutes=index + 1)
+                records = []
+                for n in range(files_per_event):
+                    path = incoming / f"{index}-{n}.png"
+                    path.write_bytes(rng.randbytes(file_bytes))
+                    records.append(batch.add_file(
+                        str(path), "image/png", model.NSString("meteor_image"), when + timedelta(seconds=n),
+                        [model.Meta(model.NSString("exposure"), 0.04), model.Meta(model.NSString("gain"), 12)],
+                        file_name=f"{n}.png"))
+                batch.add_event(db.installation_id, when, model.NSString("meteor"), records,
+                                [model.Meta(model.NSString("duration"), 1.2),
+                                 model.Meta(model.NSString("class"), "meteor")])
 
 
 def _netns_prefix(netns: str | None) -> list[str]:
@@ -196,7 +205,7 @@ def _replicate(source: MeteorDatabase, url: str, protocol: str) -> tuple[float, 
         source.delete_export_configuration(config.config_id)
     stored = source.create_or_update_export_configuration(model.ExportConfiguration(
         f"{url}/import", USER, PASSWORD, model.EventSearch(), "bench", "benchmark", enabled=True))
-    source.set_export_settings(stored.config_id, ExportSettings(batch_entities=250))
+    source.set_export_settings(stored.config_id, ExportSettings(batch_entities=BATCH_ENTITIES))
     exporter = MeteorExporter(source, protocol=protocol)
     try:
         started = time.perf_counter()
@@ -279,8 +288,11 @@ class DelayRelay:
         except OSError:
             writer.close()
             return
-        await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer),
-                             return_exceptions=True)
+        try:
+            await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer),
+                                 return_exceptions=True)
+        except asyncio.CancelledError:
+            pass  # the relay is stopping
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         queue: asyncio.Queue = asyncio.Queue()
@@ -327,14 +339,15 @@ def _median(values: list[float]) -> float:
 
 
 def measure(events: int = 1000, files_per_event: int = 3, file_kb: int = 50, repeats: int = 3,
-            link: bool = False, rss_mb: int = 0) -> dict:
+            link: bool = False, rss_mb: int = 0, cases: tuple[str, ...] = CASES) -> dict:
     """Run every case; return the figures as a dict."""
-    figures: dict = {"events": events, "files": events * files_per_event, "file_kb": file_kb, "repeats": repeats}
+    figures: dict = {"events": events, "files": events * files_per_event, "file_kb": file_kb, "repeats": repeats,
+                     "batches": -(-events // BATCH_ENTITIES)}
     with tempfile.TemporaryDirectory(prefix="mpi-replication-") as directory:
         workdir = Path(directory)
         source = MeteorDatabase(str(workdir / "source.db"), str(workdir / "source-files"), installation_id=SOURCE_ID)
         _populate(source, workdir / "incoming", events, files_per_event, file_kb * 1000)
-        figures["loopback"] = _loopback(source, workdir, events, repeats)
+        figures["loopback"] = _loopback(source, workdir, events, repeats, cases)
         if link:
             figures["link"] = _over_link(source, workdir, events, max(1, repeats - 1))
         if rss_mb:
@@ -343,9 +356,9 @@ def measure(events: int = 1000, files_per_event: int = 3, file_kb: int = 50, rep
     return figures
 
 
-def _loopback(source: MeteorDatabase, workdir: Path, events: int, repeats: int) -> dict:
+def _loopback(source: MeteorDatabase, workdir: Path, events: int, repeats: int, cases: tuple[str, ...] = CASES) -> dict:
     daemon = RsyncDaemon(workdir)
-    samples: dict[str, list[float]] = {"v2": [], "rsync_fsync": [], "2015": [], "rsync": []}
+    samples: dict[str, list[float]] = {case: [] for case in CASES if case in cases}
     requests_made: dict[str, int] = {}
     try:
         for _ in range(repeats):
@@ -369,14 +382,17 @@ def _loopback(source: MeteorDatabase, workdir: Path, events: int, repeats: int) 
             noop = [_noop(source) for _ in range(repeats)]
         finally:
             noop_target.stop()
+        if not any(case.startswith("rsync") for case in samples):  # its no-op needs a copy there first
+            daemon.reset()
+            daemon.copy(source.file_store_path, fsync=True)
         rsync_noop = [daemon.copy(source.file_store_path, fsync=True) for _ in range(repeats)]
     finally:
         daemon.stop()
     medians = {case: _median(values) for case, values in samples.items()}
+    ratio = (lambda a, b: medians[a] / medians[b] if a in medians and b in medians else None)
     return {"seconds": medians, "samples": samples, "requests": requests_made,
-            "v2_over_rsync_fsync": medians["v2"] / medians["rsync_fsync"],
-            "v2_over_rsync": medians["v2"] / medians["rsync"],
-            "2015_over_v2": medians["2015"] / medians["v2"],
+            "v2_over_rsync_fsync": ratio("v2", "rsync_fsync"), "v2_over_rsync": ratio("v2", "rsync"),
+            "2015_over_v2": ratio("2015", "v2"),
             "noop_seconds": _median([s for s, _ in noop]), "noop_requests": noop[0][1],
             "rsync_noop_seconds": _median(rsync_noop)}
 
@@ -419,8 +435,10 @@ import resource, sys
 from meteorpi_fdb import MeteorDatabase
 from meteorpi_fdb.exporter import MeteorExporter
 db = MeteorDatabase(sys.argv[1], sys.argv[2], installation_id=sys.argv[3])
-summary = MeteorExporter(db).run_once()
-print(summary.complete, summary.requests, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+exporter = MeteorExporter(db)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+summary = exporter.run_once()
+print(summary.complete, summary.requests, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, before)
 """
 
 
@@ -445,29 +463,40 @@ def _peak_rss(workdir: Path, megabytes: int) -> dict:
     if output[0] != "1":
         raise RuntimeError(f"the {megabytes} MB batch was not replicated: {output}")
     return {"megabytes": megabytes, "requests": int(output[1]), "exporter_peak_rss_mb": float(output[2]),
-            "target_worker_peak_rss_mb": worker}
+            "exporter_rss_before_mb": float(output[3]), "target_worker_peak_rss_mb": worker}
 
 
 def run(events: int) -> tuple[list[Result], dict[str, float | None]]:
     """For ``python -m benchmarks``: the replication figures as Results, and peak memory."""
     figures = measure(events, repeats=3, link=os.geteuid() == 0 and shutil.which("tc") is not None, rss_mb=100)
-    case = f"{events} events x 3 files x 50 KB, gunicorn target"
+    return results_from(figures)
+
+
+def results_from(figures: dict) -> tuple[list[Result], dict[str, float | None]]:
+    """The figures of :func:`measure` as Results, and peak memory."""
+    events = figures["events"]
+    case = f"{events} events x {figures['files'] // events} files x {figures['file_kb']} KB, gunicorn target"
     loop = figures["loopback"]
-    results = [
-        Result("replication", f"{case}: v2", "sqlite", loop["seconds"]["v2"], loop["seconds"]["rsync_fsync"], "s",
-               note="reference: rsync -a --fsync to an rsync daemon (medians, interleaved)"),
-        Result("replication", f"{case}: v2", "sqlite", loop["seconds"]["v2"], loop["seconds"]["rsync"], "s",
-               note="reference: rsync -a without --fsync"),
-        Result("replication", f"{case}: 2015", "sqlite", loop["seconds"]["2015"], loop["seconds"]["v2"], "s",
-               note="reference: v2"),
-        Result("replication", f"{case}: v2 requests", "sqlite", loop["requests"]["v2"], loop["requests"]["2015"],
-               "requests", note="reference: the 2015 protocol's requests"),
-        Result("replication", "no-op re-sync incl. verify", "sqlite", loop["noop_seconds"], loop["rsync_noop_seconds"],
-               "s", note="reference: rsync --fsync no-op"),
-    ]
+    seconds, made = loop["seconds"], loop["requests"]
+    rows = [("v2 vs rsync -a --fsync", "v2", "rsync_fsync", "s",
+             "reference: rsync -a --fsync to an rsync daemon (medians, interleaved)"),
+            ("v2 vs rsync -a", "v2", "rsync", "s", "reference: rsync -a without --fsync"),
+            ("2015 vs v2", "2015", "v2", "s", "reference: v2")]
+    results = [Result("replication", f"{case}: {label}", "sqlite", seconds[a], seconds[b], unit, note=note)
+               for label, a, b, unit, note in rows if a in seconds and b in seconds]
+    if "v2" in made:
+        results += [
+            Result("replication", f"{case}: v2 requests", "sqlite", made["v2"], made.get("2015"), "requests",
+                   note="reference: the 2015 protocol's requests"),
+            Result("replication", f"{case}: v2 requests per batch of {BATCH_ENTITIES} events", "sqlite",
+                   made["v2"] / figures["batches"], None, "requests",
+                   note="the run's requests / its batches")]
+    results.append(Result("replication", "no-op re-sync incl. verify", "sqlite", loop["noop_seconds"],
+                          loop["rsync_noop_seconds"], "s", note="reference: rsync --fsync no-op"))
     if "link" in figures:
         link = figures["link"]
-        results.append(Result("replication", f"{case}: v2 over 50 ms / 20 Mbit/s", "sqlite", link["seconds"]["v2"],
+        results.append(Result("replication", f"{case}: v2 vs rsync -a --fsync over 50 ms / 20 Mbit/s", "sqlite",
+                              link["seconds"]["v2"],
                               link["seconds"]["rsync_fsync"], "s",
                               note=f"reference: rsync --fsync over the same link (delay: {link['delay']})"))
     memory = {}
@@ -485,21 +514,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files-per-event", type=int, default=3)
     parser.add_argument("--file-kb", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cases", default=",".join(CASES),
+                        help="loopback cases, comma-separated (default: all of " + ", ".join(CASES) + ")")
     parser.add_argument("--link", action="store_true", help="also over an emulated 50 ms / 20 Mbit/s link (root)")
     parser.add_argument("--rss-mb", type=int, default=0, help="peak RSS during one batch of this many MB")
-    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="where to write the results document (default benchmarks/results/replication.json)")
     args = parser.parse_args(argv)
-    figures = measure(args.events, args.files_per_event, args.file_kb, args.repeats, args.link, args.rss_mb)
+    cases = tuple(case.strip() for case in args.cases.split(",") if case.strip())
+    if not set(cases) <= set(CASES):
+        parser.error(f"--cases: choose from {', '.join(CASES)}")
+    figures = measure(args.events, args.files_per_event, args.file_kb, args.repeats, args.link, args.rss_mb, cases)
     loop = figures["loopback"]
     print(f"{figures['events']:,} events with {figures['files']:,} files of {figures['file_kb']} KB, "
           f"medians of {figures['repeats']} interleaved rounds")
     for case, label in (("v2", "v2"), ("rsync_fsync", "rsync -a --fsync"), ("2015", "2015 protocol"),
                         ("rsync", "rsync -a")):
-        made = loop["requests"].get(case)
-        print(f"  {label:22} {loop['seconds'][case]:8.2f} s" + (f"  {made:,} requests" if made is not None else ""))
-    print(f"  v2 / rsync --fsync:    {loop['v2_over_rsync_fsync']:8.2f} x")
-    print(f"  v2 / rsync:            {loop['v2_over_rsync']:8.2f} x")
-    print(f"  2015 / v2:             {loop['2015_over_v2']:8.2f} x")
+        if case in loop["seconds"]:
+            made = loop["requests"].get(case)
+            print(f"  {label:22} {loop['seconds'][case]:8.2f} s" + (f"  {made:,} requests" if made else ""))
+    for key, label in (("v2_over_rsync_fsync", "v2 / rsync --fsync"), ("v2_over_rsync", "v2 / rsync"),
+                       ("2015_over_v2", "2015 / v2")):
+        if loop[key] is not None:
+            print(f"  {label + ':':22} {loop[key]:8.2f} x")
     print(f"  no-op incl. verify:    {loop['noop_seconds'] * 1000:8.1f} ms ({loop['noop_requests']} requests); "
           f"rsync no-op {loop['rsync_noop_seconds'] * 1000:.1f} ms")
     if "link" in figures:
@@ -510,9 +547,40 @@ def main(argv: list[str] | None = None) -> int:
         rss = figures["rss"]
         print(f"  {rss['megabytes']} MB batch: exporter peak RSS {rss['exporter_peak_rss_mb']:.0f} MB, "
               f"target worker {rss['target_worker_peak_rss_mb'] or 0:.0f} MB, {rss['requests']} requests")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
+    results, memory = results_from(figures)
+    written = write_document("replication", f"Replication, {figures['events']:,} events x "
+                             f"{args.files_per_event} files x {figures['file_kb']} KB",
+                             "benchmarks.replication", sys.argv[1:] if argv is None else argv,
+                             results, memory, _notes(figures), figures, args.json)
+    print(f"wrote {written} (render it with python -m benchmarks.report {written})")
     return 0
+
+
+def _notes(figures: dict) -> list[str]:
+    """What the table does not say: samples, requests, the link's delay, memory."""
+    loop = figures["loopback"]
+    notes = [f"Loopback, medians of {figures['repeats']} interleaved rounds ({', '.join(loop['samples'])}); "
+             "samples in seconds: " + "; ".join(f"{case} " + ", ".join(f"{value:.2f}" for value in values)
+                                                for case, values in loop["samples"].items()) + ".",
+             f"v2 made {loop['requests'].get('v2')} requests for {figures['batches']} batches of up to "
+             f"{BATCH_ENTITIES} events (a manifest and a batch per batch)"
+             + (f"; the 2015 protocol {loop['requests']['2015']:,}." if "2015" in loop["requests"] else "."),
+             f"No-op re-sync including verify: {loop['noop_seconds'] * 1000:.0f} ms, {loop['noop_requests']} "
+             f"requests; rsync --fsync no-op {loop['rsync_noop_seconds'] * 1000:.0f} ms."]
+    if "link" in figures:
+        link = figures["link"]
+        notes.append(f"Link: a network namespace over a veth pair shaped to 20 Mbit/s with tc tbf; 25 ms each way "
+                     f"by {'tc netem' if link['delay'] == 'netem' else 'the benchmark relay (the kernel has no netem)'}, "
+                     "applied alike to v2 and rsync. Samples: " + "; ".join(
+                         f"{case} " + ", ".join(f"{value:.2f}" for value in values)
+                         for case, values in link["samples"].items()) + ".")
+    if "rss" in figures:
+        rss = figures["rss"]
+        notes.append(f"Memory: one batch of {rss['megabytes']} MB ({rss['requests']} requests): exporter process "
+                     f"peak RSS {rss['exporter_peak_rss_mb']:.0f} MB ({rss.get('exporter_rss_before_mb', 0):.0f} MB "
+                     "before the run, after its imports), busiest target worker "
+                     f"{rss['target_worker_peak_rss_mb'] or 0:.0f} MB; neither holds the batch.")
+    return notes
 
 
 if __name__ == "__main__":

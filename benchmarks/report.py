@@ -3,11 +3,17 @@
 
     python -m benchmarks.report benchmarks/results/small.json [more.json …]
     python -m benchmarks.report --stdout benchmarks/results/small.json
+    python -m benchmarks.report benchmarks/results/replication.json benchmarks/results/registration.json
+    python -m benchmarks.report benchmarks/results/object_store.json
+
+Each document becomes one section of the results file; the sections of documents not given
+are kept as they are.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -18,33 +24,95 @@ def _number(value: float | None) -> str:
     return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
 
 
+HEADER = ["# Benchmark results", "",
+          "Produced by `python -m benchmarks` (and the single benchmarks' `--json`) and rendered by",
+          "`python -m benchmarks.report`. Each figure stands beside its reference from the same run on",
+          "the same machine; ratio = MeteorPi / reference (for latencies lower is better, for rates",
+          "higher is). Rendering some documents replaces their sections and keeps the others.", ""]
+
+
 def render(documents: list[dict]) -> str:
-    lines = ["# Benchmark results", "",
-             "Produced by `python -m benchmarks` and rendered by `python -m benchmarks.report`.",
-             "Each figure stands beside its reference from the same run on the same machine;",
-             "ratio = MeteorPi / reference (for latencies lower is better, for rates higher is).", ""]
-    for document in documents:
-        machine = document["machine"]
-        lines += [f"## Scale `{document['scale']}`, {document['when']}", "",
-                  f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB, "
-                  f"Python {machine['python']}, {machine['platform']}.", "",
-                  "| benchmark | case | backend | MeteorPi | reference | unit | ratio |",
-                  "| --- | --- | --- | ---: | ---: | --- | ---: |"]
-        for result in document["results"]:
-            lines.append(
-                f"| {result['benchmark']} | {result['case']} | {result['backend']} | "
-                f"{_number(result['figure'])} | {_number(result['reference'])} | {result['unit']} | "
-                f"{_number(result['ratio'])} |")
-        notes = [result for result in document["results"] if result.get("note")]
-        if notes:
-            lines += ["", "Notes:", ""]
-            lines += [f"- {result['benchmark']}, {result['case']} ({result['backend']}): {result['note']}"
-                      for result in notes]
-        if document.get("peak_rss_mb"):
-            lines += ["", "| peak RSS during | MB |", "| --- | ---: |"]
-            lines += [f"| {name} | {_number(value)} |" for name, value in document["peak_rss_mb"].items()]
-        lines.append("")
-    return "\n".join(lines)
+    return "\n".join(HEADER + [line for document in documents for line in render_document(document)])
+
+
+def render_document(document: dict) -> list[str]:
+    """One document's section, opened by a marker naming it (see :func:`merge`)."""
+    machine = document["machine"]
+    about = [f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB, "
+             f"Python {machine['python']}, {machine['platform']}.", ""]
+    if "section" in document:  # one benchmark's own run (its --json): see _single_benchmark
+        return _single_benchmark(document, about)
+    measured = sorted({result["benchmark"] for result in document["results"]})
+    backends = sorted({result["backend"] for result in document["results"]})
+    key = f"scale-{document['scale']}-{'+'.join(measured)}-{'+'.join(backends)}"
+    title = f"## Scale `{document['scale']}`: {', '.join(measured)} ({', '.join(backends)}), {document['when']}"
+    return [_marker(key), title, ""] + about + _tables(document)
+
+
+def _single_benchmark(document: dict, about: list[str]) -> list[str]:
+    """A section written by one benchmark's ``--json`` (replication, registration): its title,
+    the exact command that produced it, the table, then its notes."""
+    lines = [_marker(document["section"]), f"## {document['title']}, {document['when']}", "",
+             f"Command: `{document['command']}`", ""] + about + _tables(document)
+    lines += [f"- {note}" for note in document.get("notes", [])]
+    return lines + ([""] if document.get("notes") else [])
+
+
+def _tables(document: dict) -> list[str]:
+    """The results table, then the peak RSS table if any."""
+    lines = ["| benchmark | case | backend | MeteorPi | reference | unit | ratio |",
+             "| --- | --- | --- | ---: | ---: | --- | ---: |"]
+    for result in document["results"]:
+        lines.append(
+            f"| {result['benchmark']} | {result['case']} | {result['backend']} | "
+            f"{_number(result['figure'])} | {_number(result['reference'])} | {result['unit']} | "
+            f"{_number(result['ratio'])} |")
+    notes = [result for result in document["results"] if result.get("note")]
+    if notes:
+        lines += ["", "Notes:", ""]
+        lines += [f"- {result['benchmark']}, {result['case']} ({result['backend']}): {result['note']}"
+                  for result in notes]
+    if document.get("peak_rss_mb"):
+        lines += ["", "| peak RSS during | MB |", "| --- | ---: |"]
+        lines += [f"| {name} | {_number(value)} |" for name, value in document["peak_rss_mb"].items()]
+    lines.append("")
+    return lines
+
+
+def _marker(key: str) -> str:
+    return f"<!-- section: {key} -->"
+
+
+def merge(existing: str, rendered: str) -> str:
+    """``rendered`` (a header and sections), with every section of ``existing`` whose key it
+    does not render kept, in place. A section without a marker (written before markers) is
+    keyed by its ``## Scale `name``` heading."""
+    old = [(key, text) for key, text in _split(existing) if key is not None]
+    new = [(key, text) for key, text in _split(rendered) if key is not None]
+    replacing = dict(new)
+    sections = [replacing.pop(key, text) for key, text in old]
+    sections += [text for key, text in new if key in replacing]
+    return "\n".join(HEADER) + "\n" + "".join(sections)
+
+
+def _split(text: str) -> list[tuple[str | None, str]]:
+    """(key, text) of the part before the first section (key None) and of each section."""
+    parts: list[tuple[str | None, list[str]]] = [(None, [])]
+    pending_marker: str | None = None
+    for line in text.splitlines(keepends=True):
+        marker = re.fullmatch(r"<!-- section: (\S+) -->\s*", line)
+        if marker:
+            pending_marker = marker.group(1)
+            parts.append((pending_marker, [line]))
+            continue
+        legacy = re.match(r"## Scale `([^`]+)`", line)
+        if legacy and pending_marker is None:
+            parts.append((f"scale-{legacy.group(1)}", [line]))
+        else:
+            parts[-1][1].append(line)
+        if line.startswith("## "):
+            pending_marker = None
+    return [(key, "".join(lines)) for key, lines in parts]
 
 
 RESULTS_FILE = Path(__file__).parent.parent / "docs" / "benchmark-results.md"
@@ -61,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     if to_stdout:
         print(text)
     else:
-        RESULTS_FILE.write_text(text + "\n", encoding="utf-8")
+        existing = RESULTS_FILE.read_text(encoding="utf-8") if RESULTS_FILE.exists() else ""
+        RESULTS_FILE.write_text(merge(existing, text + "\n"), encoding="utf-8")
         print(f"wrote {RESULTS_FILE}")
     return 0
 

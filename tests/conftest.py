@@ -21,6 +21,7 @@ os.environ.setdefault("MPI_ARGON2_PROFILE", "test")
 
 from meteorpi_fdb import MeteorDatabase  # noqa: E402
 from tests import backends  # noqa: E402
+from tests.object_store_helpers import s3_endpoint, store_kind, store_location  # noqa: E402,F401 (fixtures)
 
 INSTALLATION_ID = "aabbccddeeff"
 

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -276,6 +277,27 @@ def assert_files_replicated(source_db: MeteorDatabase, target_db: MeteorDatabase
     for status_id in {f.status_id for f in files}:
         assert _status_dict(target_db, status_id) == _status_dict(source_db, status_id)
     return files
+
+
+def drain_together(exporters: list[MeteorExporter],
+                   next_states: Callable[[MeteorExporter], list | None]) -> list[list[tuple]]:
+    """Drain with every exporter at once, one thread each, started together: each calls
+    ``next_states(exporter)`` until it returns None. Per exporter, the (config id, entity id,
+    state) of every task it handled."""
+    handled: list[list[tuple]] = [[] for _ in exporters]
+    barrier = threading.Barrier(len(exporters))
+
+    def drain(index: int) -> None:
+        barrier.wait()
+        while (states := next_states(exporters[index])) is not None:
+            handled[index] += [(s.config_id, s.entity_id, s.state) for s in states]
+
+    threads = [threading.Thread(target=drain, args=(i,)) for i in range(len(exporters))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return handled
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:

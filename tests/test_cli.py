@@ -263,7 +263,7 @@ def test_every_command_is_documented_with_an_example() -> None:
     examples = re.findall(r"```sh\n(.*?)```", docs, flags=re.S)
     lines = [line.replace("--data-dir data ", "") for block in examples for line in block.splitlines()]
     paths = _command_paths(main)
-    assert len(paths) == 36
+    assert len(paths) == 37
     for path in paths:
         assert any(line.startswith(path + " ") or line == path for line in lines), path
 

@@ -20,6 +20,13 @@ from tests.helpers import make_event, make_file, make_status, utc
 from tests.server_helpers import (Client, cheap_password_hashing, client, encode_search,  # noqa: F401
                                   make_server, server)
 
+
+@pytest.fixture
+def db(make_db, store_location: str):
+    """Every test here runs on both file stores: a directory and a bucket (tests/object_store_helpers.py)."""
+    return make_db(file_store=store_location)
+
+
 NOW = utc(2024, 9, 1, 3)  # 03:00 on the night that began at noon on 31 August
 SKY, IMAGE, SUMMARY = "meteorpi:sky_clarity", "meteorpi:meteor_image", "meteorpi:night_summary"
 
@@ -108,8 +115,9 @@ def test_bytes_to_free_prunes_the_first_type_in_the_order_oldest_first(db, node)
     assert [f.file_time for f in more.files[7:]] == [night(20, 1), night(20, 11), night(21, 1)]
 
 
-def test_concurrent_prunes_share_the_work(make_db, node) -> None:
-    databases = [make_db() for _ in range(3)]  # separate engines, as separate processes would have
+def test_concurrent_prunes_share_the_work(make_db, db, node) -> None:
+    # separate engines, as separate processes would have, on the same file store
+    databases = [make_db(file_store=db.file_store_path) for _ in range(3)]
     policy = HousekeepingPolicy(retain_nights=2)
     results, errors = [], []
 
@@ -200,6 +208,30 @@ def test_files_of_undelivered_events_are_kept(db, node) -> None:
     assert db.get_event(event.event_id).file_records[0].file_id == node[(21, IMAGE)].file_id
 
 
+def test_a_configuration_made_after_a_prune_queues_nothing_whose_content_is_gone(db, node) -> None:
+    """Pruned files, and events holding one, cannot be sent any more: a configuration created
+    after the prune does not queue them (it would fail on them for ever)."""
+    meteor = "meteorpi:meteor"
+    old_event = make_event(db, night(21, 1), files=[node[(21, IMAGE)], node[(21, SUMMARY)]], event_type=meteor)
+    new_event = make_event(db, night(30, 1), files=[node[(30, IMAGE)]], event_type=meteor)
+    pruned = db.prune(HousekeepingPolicy(retain_nights=5, prune_order=(IMAGE,)), now=NOW)
+    assert node[(21, IMAGE)].file_id in {f.file_id for f in pruned.files}
+    assert has_content(db, node[(21, SUMMARY)])  # the old event still has one file's content
+
+    events = _config(db, model.EventSearch(event_type=meteor))
+    images = _config(db, model.FileRecordSearch(semantic_type=IMAGE))
+    assert db.mark_entities_to_export(events) == 1
+    assert db.mark_entities_to_export(images) == 4  # 27, 28, 29, 31 August (30th: in an event)
+    queued: dict = {}
+    while (task := db.get_next_entity_to_export()) is not None:
+        queued.setdefault(task.config_id, set()).add(task.entity_id)
+        task.set_status(0)
+    assert queued[events.config_id] == {new_event.event_id}
+    assert queued[images.config_id] == {node[(day, IMAGE)].file_id for day in (27, 28, 29, 31)}
+    assert not {old_event.event_id} & queued[events.config_id]
+    assert db.mark_entities_to_export(events) == 0 and db.mark_entities_to_export(images) == 0
+
+
 def test_the_quota_prunes_at_the_high_water_mark_and_refuses_below_the_floor(db, node) -> None:
     content = sum(os.path.getsize(db.file_path_for_id(f.file_id)) for f in node.values())
     budget = HousekeepingPolicy(retain_nights=3, prune_order=(SKY, IMAGE), storage_bytes=content + 1000,
@@ -246,7 +278,8 @@ def test_the_storage_report_by_type_and_night_and_time_until_full(db, node) -> N
     assert report["seconds_until_high_water"] == pytest.approx((500000 - disk["used"]) / 410 * 86400, abs=1)
     assert len(db.storage_report(policy, now=NOW, nights=3)["by_night"]) == 3
     assert db.storage_report(now=utc(2030, 1, 1))["seconds_until_full"] is None
-    assert db.storage_report()["disk"]["source"] == "filesystem"
+    # without a budget: the filesystem under a directory; a bucket has no bound
+    assert db.storage_report()["disk"]["source"] == ("filesystem" if db.file_store.root else "unbounded")
 
 
 def test_the_housekeeper_keeps_the_quota_on_a_schedule(db, node) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-EXTRAS_ONLY = {"pillow": "demo", "gunicorn": "server", "psycopg": "postgresql", "schemathesis": "test"}
+EXTRAS_ONLY = {"pillow": "demo", "gunicorn": "server", "psycopg": "postgresql", "schemathesis": "test",
+               "boto3": "s3"}
 
 
 def _name(requirement: str) -> str:
@@ -31,7 +32,7 @@ def test_heavy_packages_are_extras_not_base_dependencies():
 
 def test_scripts_setup_installs_every_extra_the_tests_and_demo_need():
     setup = (ROOT / "scripts" / "setup").read_text()
-    for extra in ("test", "firebird", "server", "postgresql", "demo"):
+    for extra in ("test", "firebird", "server", "postgresql", "demo", "s3"):
         assert extra in setup.split('-e ".[', 1)[1].split("]", 1)[0].split(",")
 
 
@@ -46,7 +47,7 @@ def run_python(code: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_the_cli_and_server_work_without_the_extras(tmp_path):
-    code = without("PIL", "gunicorn", "psycopg") + textwrap.dedent("""
+    code = without("PIL", "gunicorn", "psycopg", "boto3") + textwrap.dedent("""
         from meteorpi_cli import main
         from meteorpi_server import MeteorServer
         from meteorpi_fdb import MeteorDatabase
@@ -80,3 +81,17 @@ def test_a_postgresql_url_without_psycopg_names_the_extra(url):
     result = run_python(code, url)
     assert result.returncode == 0, result.stderr
     assert "install meteorpi[postgresql]" in result.stdout
+
+
+def test_a_bucket_file_store_without_boto3_names_the_extra(tmp_path):
+    code = without("boto3") + textwrap.dedent("""
+        from meteorpi_fdb import MeteorDatabase
+        from meteorpi_fdb.extras import MissingExtra
+        try:
+            MeteorDatabase(sys.argv[1], "s3://bucket/prefix", installation_id="aabbccddeeff")
+        except MissingExtra as error:
+            print(error)
+    """)
+    result = run_python(code, str(tmp_path / "node.db"))
+    assert result.returncode == 0, result.stderr
+    assert "install meteorpi[s3]" in result.stdout

@@ -11,8 +11,8 @@ from meteorpi_fdb.exporter import ExportSettings
 from tests import backends
 from tests.replication_helpers import (SOURCE_ID, TARGET_ID, add_import_user, all_events,
                                        all_files, assert_events_replicated,
-                                       assert_files_replicated, configure_export, exporter_for,
-                                       populate, record_answers, RoundRobin, wait_for)
+                                       assert_files_replicated, configure_export, drain_together,
+                                       exporter_for, populate, record_answers, RoundRobin, wait_for)
 from tests.replication_helpers import protocol, source, start_node, target, target_db_url  # noqa: F401 (fixtures)
 
 
@@ -164,19 +164,7 @@ def test_two_exporters_draining_one_source_never_send_a_task_twice(source, targe
     # The second exporter works on its own connection pool, as another process would.
     second_db = MeteorDatabase(db_url, source.file_store, installation_id=SOURCE_ID)
     exporters.append(exporter_for(second_db, protocol=protocol))
-    handled: list[list[tuple]] = [[], []]
-    barrier = threading.Barrier(2)
-
-    def drain(index: int) -> None:
-        barrier.wait()
-        while (state := exporters[index].handle_next_export()) is not None:
-            handled[index].append((state.config_id, state.entity_id, state.state))
-
-    threads = [threading.Thread(target=drain, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
+    handled = drain_together(exporters, _next_export)
     second_db.close()
 
     tasks = [(config, entity) for config, entity, _ in handled[0] + handled[1]]
@@ -187,6 +175,11 @@ def test_two_exporters_draining_one_source_never_send_a_task_twice(source, targe
     assert_files_replicated(source.db, target.db, expected_count=30)
 
 
+def _next_export(exporter) -> list | None:
+    state = exporter.handle_next_export()
+    return None if state is None else [state]
+
+
 def test_the_same_entity_from_two_exporters_at_once_is_imported_once(source, target, db_url, tmp_path, protocol):
     """Two configurations queue every event twice; two exporters send both copies concurrently."""
     populate(source.db, tmp_path / "in", events=8, files_per_event=3, loose_files=0)
@@ -195,22 +188,10 @@ def test_the_same_entity_from_two_exporters_at_once_is_imported_once(source, tar
     second_db = MeteorDatabase(db_url, source.file_store, installation_id=SOURCE_ID)
     exporters = [exporter_for(source.db, protocol=protocol), exporter_for(second_db, protocol=protocol)]
     exporters[0].mark_entities()
-    results: list[list] = [[], []]
-    barrier = threading.Barrier(2)
-
-    def drain(index: int) -> None:
-        barrier.wait()
-        while (state := exporters[index].handle_next_export()) is not None:
-            results[index].append(state.state)
-
-    threads = [threading.Thread(target=drain, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
+    handled = drain_together(exporters, _next_export)
     second_db.close()
 
-    assert results[0] + results[1] == ["complete"] * 16
+    assert [state for *_, state in handled[0] + handled[1]] == ["complete"] * 16
     assert_events_replicated(source.db, target.db, expected_count=8)
     assert len(all_files(target.db)) == 24
     assert target.db.check_file_store() == {"orphans": [], "missing": [], "strays": []}

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import threading
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -18,12 +17,12 @@ import requests
 
 import meteorpi_model as model
 from meteorpi_fdb import MeteorDatabase, batch_stream
-from meteorpi_fdb.exporter import ExportSettings
+from meteorpi_fdb.exporter import ExportSettings, MeteorExporter
 from meteorpi_server import MeteorServer, importer_api, service_api
 from tests.replication_helpers import (IMPORT_PASSWORD, IMPORT_USER, SOURCE_ID, TARGET_ID,
                                        add_import_user, all_events, all_files,
                                        assert_events_replicated, assert_files_replicated,
-                                       config_status, configure_export, exporter_for, populate,
+                                       config_status, configure_export, drain_together, exporter_for, populate,
                                        record_answers)
 from tests.replication_helpers import source, start_node, target, target_db_url  # noqa: F401 (fixtures)
 
@@ -220,6 +219,26 @@ def test_content_of_a_cut_batch_is_kept_and_reported_held(source, target, tmp_pa
     assert target.db.check_file_store() == {"orphans": [], "missing": [], "strays": []}
 
 
+def test_a_verified_part_is_linked_into_the_store_not_copied(source, target, tmp_path):
+    """Content is verified and flushed once, as it arrives: the import links that very file
+    (same inode) into the store and removes the part after the commit."""
+    data = populate(source.db, tmp_path / "in", events=1, files_per_event=2, loose_files=0)
+    first = data.events[0].file_records[0]
+    body = (batch_stream.MAGIC + batch_stream.content_header(first.file_id, first.md5, first.file_size)
+            + _file_content(source.db, first))  # cut off: no end frame
+    assert requests.post(f"{target.import_url}/v2/batch", data=body, auth=AUTH, timeout=10).status_code == 400
+    part = target.db.part_store.path(first.file_id, first.md5)
+    inode = os.stat(part).st_ino
+
+    configure_export(source.db, target.import_url, model.EventSearch())
+    assert _v2(source.db).run_once().complete == 1
+    stored = os.stat(target.db.file_path_for_id(first.file_id))
+    assert (stored.st_ino, stored.st_nlink) == (inode, 1)
+    assert not os.path.exists(part)
+    assert_events_replicated(source.db, target.db, expected_count=1)
+    assert target.db.check_file_store() == {"orphans": [], "missing": [], "strays": []}
+
+
 def test_a_batch_cut_by_a_target_restart_resumes(source, target, tmp_path, monkeypatch):
     from meteorpi_fdb import _exporter_v2
 
@@ -254,19 +273,7 @@ def test_two_batch_exporters_at_once_send_each_task_once(source, target, db_url,
     second_db = MeteorDatabase(db_url, source.file_store, installation_id=SOURCE_ID)
     exporters = [_v2(source.db), _v2(second_db)]
     exporters[0].mark_entities()
-    handled: list[list] = [[], []]
-    barrier = threading.Barrier(2)
-
-    def drain(index: int) -> None:
-        barrier.wait()
-        while (states := exporters[index].handle_next_batch()) is not None:
-            handled[index] += [(s.config_id, s.entity_id, s.state) for s in states]
-
-    threads = [threading.Thread(target=drain, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
+    handled = drain_together(exporters, MeteorExporter.handle_next_batch)
     second_db.close()
     tasks = [(c, e) for c, e, _ in handled[0] + handled[1]]
     assert len(tasks) == 22 and len(set(tasks)) == 22

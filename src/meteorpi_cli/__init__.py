@@ -83,11 +83,11 @@ def _utc_formatter() -> logging.Formatter:
 
 def _register_commands() -> None:
     from meteorpi_cli import (cameras, coincidences, db, demo, export, fsck, hwm, prune, register,
-                              search, serve, users)
+                              search, serve, store, users)
 
     for command in (serve.serve, demo.demo, users.user, cameras.camera, hwm.hwm,
                     register.register, search.search, export.export, db.db, fsck.fsck,
-                    prune.prune, coincidences.coincidences):
+                    prune.prune, coincidences.coincidences, store.store):
         main.add_command(command)
 
 

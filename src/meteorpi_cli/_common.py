@@ -35,6 +35,7 @@ class Settings:
 
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     db_url: str | None = None
+    file_store: str | None = None
     json: bool = False
 
     @property
@@ -43,8 +44,9 @@ class Settings:
         return self.db_url or str(self.data_dir / DB_FILE_NAME)
 
     @property
-    def file_store_path(self) -> Path:
-        return self.data_dir / FILES_DIR_NAME
+    def file_store_path(self) -> str:
+        """The file store: --file-store (a directory or s3://bucket/prefix), else DATA_DIR/files."""
+        return self.file_store or str(self.data_dir / FILES_DIR_NAME)
 
     def has_database(self) -> bool:
         """Whether there is a database to open (a --db URL always counts)."""
@@ -80,7 +82,12 @@ def _store(attribute: str, convert: Callable[[Any], Any] = lambda v: v):
 
 
 def data_options(command: Callable) -> Callable:
-    """``--data-dir`` and ``--db``: where the node keeps its database and files."""
+    """``--data-dir``, ``--db`` and ``--file-store``: where the node keeps its database and files."""
+    command = click.option(
+        "--file-store", "file_store", metavar="LOCATION", envvar="METEORPI_FILE_STORE", expose_value=False,
+        callback=_store("file_store"),
+        help="File store: a directory or s3://bucket/prefix (docs/object-storage.md); "
+             f"default: DATA_DIR/{FILES_DIR_NAME}.")(command)
     command = click.option(
         "--db", "db_url", metavar="URL", envvar="METEORPI_DB", expose_value=False,
         callback=_store("db_url"),

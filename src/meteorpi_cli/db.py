@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import click
@@ -20,12 +19,6 @@ def _count(db, search) -> int:
     return found["count"]
 
 
-def _directory_bytes(path: Path) -> int:
-    if not path.is_dir():
-        return 0
-    return sum(entry.stat().st_size for entry in os.scandir(path) if entry.is_file(follow_symlinks=False))
-
-
 def _database_bytes(db) -> int | None:
     """Size of an embedded SQLite database (with its WAL), None for a database server."""
     url = db.engine.url
@@ -40,7 +33,7 @@ def permission_warnings(db) -> list[str]:
 
     url = db.engine.url
     files = sqlite_files(url.database) if url.get_backend_name() == "sqlite" and url.database else []
-    return permission_problems(files, [db.file_store_path])
+    return permission_problems(files, [db.file_store.root] if db.file_store.root else [])
 
 
 def node_info(db) -> dict[str, Any]:
@@ -70,7 +63,7 @@ def node_info(db) -> dict[str, Any]:
         "users": len(db.get_users()),
         "export_configs": len(exports),
         "pending_exports": sum(e["pending"] for e in exports),
-        "content_bytes": _directory_bytes(Path(db.file_store_path)),
+        "content_bytes": db.file_store.used_bytes(),
         "database_bytes": _database_bytes(db),
         "per_camera": per_camera,
         "permission_warnings": permission_warnings(db),

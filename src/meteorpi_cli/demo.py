@@ -37,7 +37,8 @@ def fill_node(db, network: DemoNetwork, admin_user: str, admin_password: str,
     if db.get_cameras():
         raise ValueError("the node already has cameras; the demo needs an empty node "
                          "(choose another --data-dir or --db)")
-    staging = Path(tempfile.mkdtemp(prefix=".demo-", dir=Path(db.file_store_path).parent))
+    beside = Path(db.file_store.root).parent if db.file_store.root else None  # a bucket: anywhere
+    staging = Path(tempfile.mkdtemp(prefix=".demo-", dir=beside))
     stored_bytes = 0
     try:
         with ThreadPoolExecutor(RENDER_THREADS, thread_name_prefix="demo-render") as pool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from typing import Any, Callable
@@ -14,7 +13,6 @@ import meteorpi_model as model
 from meteorpi_cli._common import console, data_options, emit_json, json_option, progress, settings
 
 PAGE_SIZE = 500
-CHUNK_SIZE = 1024 * 1024
 DEFAULT_GRACE_SECONDS = 3600
 
 
@@ -34,7 +32,7 @@ def check_records(db, advance: Callable[[int], None] = lambda n: None) -> tuple[
             if record.file_id in pruned:
                 advance(1)
                 continue
-            problem = _check_content(db.file_path_for_id(record.file_id), record)
+            problem = _check_content(db.file_store, record)
             if problem:
                 problems.append({"file_id": record.file_id.hex, **problem})
             advance(1)
@@ -44,18 +42,18 @@ def check_records(db, advance: Callable[[int], None] = lambda n: None) -> tuple[
             return checked, problems
 
 
-def _check_content(path: str, record: model.FileRecord) -> dict[str, str] | None:
-    if not os.path.isfile(path):
-        return {"problem": "missing", "detail": f"no content at {path}"}
-    size = os.path.getsize(path)
-    if size != record.file_size:
-        return {"problem": "size", "detail": f"{size} bytes on disk, {record.file_size} in the record"}
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as reader:
-        while chunk := reader.read(CHUNK_SIZE):
-            digest.update(chunk)
-    if record.md5 and digest.hexdigest() != record.md5:
-        return {"problem": "md5", "detail": f"MD5 {digest.hexdigest()} on disk, {record.md5} in the record"}
+def _check_content(store, record: model.FileRecord) -> dict[str, str] | None:
+    found = store.stat(record.file_id)
+    if found is None:
+        return {"problem": "missing", "detail": f"no content at {store.path_for_id(record.file_id)}"}
+    if found.size != record.file_size:
+        return {"problem": "size", "detail": f"{found.size} bytes on disk, {record.file_size} in the record"}
+    try:
+        _size, md5 = store.hash_content(record.file_id)
+    except FileNotFoundError:
+        return {"problem": "missing", "detail": f"no content at {store.path_for_id(record.file_id)}"}
+    if record.md5 and md5 != record.md5:
+        return {"problem": "md5", "detail": f"MD5 {md5} on disk, {record.md5} in the record"}
     return None
 
 
@@ -64,7 +62,7 @@ def find_orphans(db) -> dict[str, Any]:
     waiting for its record), ``orphans`` (other content without a row, as data-layer ``Orphan``
     values), ``temporaries`` (left-over partial writes), ``foreign`` (anything else
     in the store) and ``staging`` (left-over ``.register-*`` directories beside the store)."""
-    from meteorpi_fdb.file_store import TEMPORARY_PREFIX
+    from meteorpi_fdb.stores.base import TEMPORARY_PREFIX
 
     strays = db.check_file_store()["strays"]
     pending = {upload["file_id"] for upload in db.pending_uploads()}
@@ -95,13 +93,10 @@ def repair(db, found: dict[str, Any], restored: dict[str, str], grace_seconds: f
     removed = []
     oldest = time.time() - grace_seconds
     for name in found["temporaries"]:
-        path = os.path.join(db.file_store_path, name)
-        try:
-            if os.path.getmtime(path) <= oldest:
-                os.remove(path)
-                removed.append(name)
-        except FileNotFoundError:
-            continue
+        mtime = db.file_store.stray_mtime(name)
+        if mtime is not None and mtime <= oldest:
+            db.file_store.remove_stray(name)
+            removed.append(name)
     for orphan in found["orphans"]:
         if orphan.mtime > oldest or (orphan.only_copy and orphan.file_id.hex not in restored):
             continue

@@ -34,8 +34,8 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import meteorpi_model as model
 from meteorpi_fdb import _record_checks as checks
-from meteorpi_fdb._status import checked_status
-from meteorpi_fdb.file_store import SourceFingerprint
+from meteorpi_fdb._status import checked_imported_status
+from meteorpi_fdb.stores.base import Part, SourceFingerprint
 
 logger = logging.getLogger("meteorpi.db")
 
@@ -75,7 +75,7 @@ class FileEntry:
 
     item: BatchItem | None
     record: model.FileRecord
-    source: str | None = None
+    source: str | Part | None = None
     importing_user: str | None = None
     event: "EventEntry | None" = None
     fingerprint: SourceFingerprint | None = None
@@ -184,33 +184,28 @@ class RegistrationBatch:
         """A status block from another node, with its id, camera and ``valid_from`` (as
         ``import_camera_status``); written before the batch's files and events, which may
         refer to it."""
-        if not isinstance(status, model.CameraStatus):
-            raise ValueError(f"status must be a CameraStatus, not {type(status).__name__}")
-        if status.status_id is None:
-            raise ValueError("status_id is required to import a camera status")
-        if status.valid_from is None:
-            raise ValueError("valid_from is required to import a camera status")
-        checked = checked_status(status, status.camera_id, model.parse_uuid(status.status_id, "status_id"))
-        valid_from = model.utc_datetime_to_milliseconds(model.to_utc(status.valid_from, "valid_from"))
+        checked, valid_from = checked_imported_status(status)
         item = self._item("status", key)
         self.statuses.append((item, checked, valid_from))
         return item
 
     def import_file(self, file_record: model.FileRecord, user_id: str,
-                    content_path: str | os.PathLike | None = None, *, key: Any = None) -> BatchItem:
+                    content_path: str | os.PathLike | Part | None = None, *, key: Any = None) -> BatchItem:
         """A FileRecord from another node, keeping its ids (as ``import_file_record``; the
         import is logged as ``user_id``'s). Its content is taken from ``content_path`` (moved
         into the store; the path is removed once the record is committed or found present)
-        or, when None, must be in the store already. Size and MD5 must match the record."""
+        or, when None, must be in the store already. Size and MD5 must match the record. A
+        :class:`~meteorpi_fdb.stores.base.Part` (a replication part of the store) is trusted as
+        hashed and flushed when it was received, and is not read again (``place_part``)."""
         record = checks.checked_imported_file(file_record, "file_record")
         user_id = checks.checked_user_id(user_id)
         item = self._item("file", key)
-        source = None if content_path is None else checks.checked_source_path(content_path, None)
+        source = None if content_path is None else _content_source(content_path)
         self.files.append(FileEntry(item, record, source, importing_user=user_id))
         return item
 
     def import_event(self, event: model.Event, user_id: str,
-                     content_paths: Mapping[uuid.UUID | str, str | os.PathLike] | None = None,
+                     content_paths: Mapping[uuid.UUID | str, str | os.PathLike | Part] | None = None,
                      *, key: Any = None) -> BatchItem:
         """An Event from another node with its files, keeping their ids (as ``import_event``).
         Files not here yet are imported with it; ``content_paths`` maps their file ids to
@@ -229,7 +224,7 @@ class RegistrationBatch:
         entry = EventEntry(item, event, [], importing_user=user_id)
         for record in records:
             path = paths.get(record.file_id.hex)
-            source = None if path is None else checks.checked_source_path(path, None)
+            source = None if path is None else _content_source(path)
             file_item = BatchItem("file")
             entry.files.append(FileEntry(file_item, record, source, importing_user=user_id, event=entry))
             item.files.append(file_item)
@@ -287,3 +282,8 @@ class BatchMixin:
 
 
 __all__ = ["BatchItem", "BatchMixin", "DUPLICATE", "FAILED", "REGISTERED", "RegistrationBatch"]
+
+
+def _content_source(content: str | os.PathLike | Part) -> str | Part:
+    """Imported content: a path, or a verified replication part held by the store."""
+    return content if isinstance(content, Part) else checks.checked_source_path(content, None)

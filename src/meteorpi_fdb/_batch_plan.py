@@ -10,7 +10,6 @@ transaction) removes all content the batch placed.
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from collections import defaultdict
 from typing import TYPE_CHECKING, Iterable
@@ -21,7 +20,7 @@ import meteorpi_model as model
 from meteorpi_fdb import _batch_rows as batch_rows
 from meteorpi_fdb import schema
 from meteorpi_fdb._batch import DUPLICATE, FAILED, REGISTERED, EventEntry, FileEntry
-from meteorpi_fdb.file_store import fingerprint
+from meteorpi_fdb.stores.base import SourceFingerprint
 
 if TYPE_CHECKING:
     from meteorpi_fdb._batch import RegistrationBatch
@@ -99,8 +98,8 @@ class Plan:
             entry.source = None  # the caller placed it at its final name already
         if entry.source is None:
             return
-        try:
-            entry.fingerprint = fingerprint(entry.source)
+        try:  # a replication part is not read again: the store notes what it verified
+            entry.fingerprint = self.store.fingerprint_source(entry.source)
         except FileNotFoundError:
             if entry.is_new and not self.batch.copy and not self.batch.allow_duplicates:
                 entry.missing = True  # perhaps moved in by an interrupted run: see _decide_new
@@ -207,14 +206,14 @@ class Plan:
 
     def _check_import_content(self, entry: FileEntry) -> None:
         record = entry.record
-        final = self.store.path_for_id(record.file_id)
-        if entry.source is not None and os.path.exists(final):
+        if entry.source is not None and self.store.has_content(record.file_id):
             entry.source, entry.fingerprint = None, None  # resumed: verify what is there
         found = entry.fingerprint if entry.source is not None else None
         if found is None:
-            if not os.path.isfile(final):
-                raise ValueError(f"no content in the file store for file {record.file_id.hex}")
-            found = fingerprint(final)
+            try:
+                found = SourceFingerprint(*self.store.hash_content(record.file_id), ())
+            except FileNotFoundError:
+                raise ValueError(f"no content in the file store for file {record.file_id.hex}") from None
         if found.size != record.file_size:
             raise ValueError(f"file_size of file {record.file_id.hex} is {record.file_size}, "
                              f"but its content has {found.size} bytes")
@@ -342,7 +341,7 @@ class Plan:
         """The transaction failed: nothing was written; take out every piece of content placed."""
         for entry in self.all_files():
             if entry.placed is not None:
-                _remove_quietly(entry.placed)
+                self.store.remove(entry.record.file_id)
                 entry.placed = None
         for item in self.batch.items:
             item.outcome, item.error, item.exception = FAILED, str(error) or type(error).__name__, error
@@ -353,12 +352,12 @@ class Plan:
             item.entity = status
         for entry in self.all_files():
             if id(entry) in self.failed and entry.placed is not None:
-                _remove_quietly(entry.placed)
+                self.store.remove(entry.record.file_id)
             elif entry.source is None or entry.fingerprint is None or (self.batch.copy and entry.is_new):
                 continue
             elif self.live(entry) or id(entry) in self.skipped:
                 # Committed, or its content is registered already: the move is done.
-                _remove_quietly(entry.source)
+                self.store.discard_source(entry.source)
         self._outcomes()
         for name, written in (("file", self.all_files()), ("event", self.batch.events),
                               ("status", self.batch.statuses)):
@@ -413,9 +412,3 @@ def _md5_of(entry: FileEntry, match) -> str | None:
 def _no_status(camera_id: str, when) -> str:
     return f"no camera status in force for camera {camera_id} at {when.isoformat()}"
 
-
-def _remove_quietly(path: str) -> None:
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass

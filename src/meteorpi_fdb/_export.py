@@ -16,13 +16,14 @@ writes to queue and configuration rows run their transaction again
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, and_, case, delete, exc, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, case, delete, exc, func, insert, select, update
 
 import meteorpi_model as model
 from meteorpi_fdb import schema
@@ -155,6 +156,8 @@ class ExportMixin:
         The configuration must be stored; its search's ``limit`` and ``skip`` are ignored. As in
         2015, a disabled configuration marks nothing (returns 0), and a file configuration only
         marks files that belong to no event (``exclude_events``): an event's files travel with it.
+        Files whose content housekeeping pruned, and events with such a file, are not marked:
+        this node can no longer send them.
         """
         if not isinstance(export_config, model.ExportConfiguration):
             raise ValueError("export_config must be an ExportConfiguration")
@@ -165,13 +168,18 @@ class ExportMixin:
             return 0
         search = copy.deepcopy(export_config.search)
         search.exclude_export_to, search.limit, search.skip = config_id, 0, 0
+        # Content pruned by housekeeping is gone from this node: its files, and the events
+        # they belong to, can no longer be delivered, so a new configuration skips them.
         if isinstance(search, model.EventSearch):
             builder = search_events_sql_builder(search, dialect=self.backend)
             target, alias = "t_eventExport (eventID", "e"
+            builder.where_clauses.append("NOT EXISTS (SELECT 1 FROM t_event_to_file l, t_prunedFile p "
+                                         "WHERE l.eventID = e.internalID AND p.fileID = l.fileID)")
         else:
             search.exclude_events = True
             builder = search_files_sql_builder(search, dialect=self.backend)
             target, alias = "t_fileExport (fileID", "f"
+            builder.where_clauses.append("NOT EXISTS (SELECT 1 FROM t_prunedFile p WHERE p.fileID = f.internalID)")
         for attempt in range(1, _MARK_ATTEMPTS + 1):
             try:
                 with self.transaction() as connection:
@@ -349,6 +357,16 @@ def _due_candidates(connection: Connection, now_ms: int) -> list[tuple[str, Any,
     return candidates
 
 
+@functools.lru_cache(maxsize=None)
+def _claim_statement(entity_type: str) -> Any:
+    """The compare-and-set UPDATE of one task, built once per queue (a batch claims hundreds)."""
+    queue, column = _QUEUES[entity_type][:2]
+    return (update(queue)
+            .where(and_(queue.c[column] == bindparam("entity"), queue.c.exportconfig == bindparam("config"),
+                        queue.c.exporttime == bindparam("seen"), queue.c.exportstate == STATE_PENDING))
+            .values(exporttime=bindparam("lease")))
+
+
 def _claim(connection: Connection, entity_type: str, row: Any, config: Any, lease_until: int) -> bool:
     """Move one task's export time to ``lease_until`` if nobody has touched it since we read it.
 
@@ -356,20 +374,10 @@ def _claim(connection: Connection, entity_type: str, row: Any, config: Any, leas
     on Firebird, an update conflict with the transaction that changed it. Firebird undoes only
     the failed statement, so the caller's transaction goes on to the next candidate.
     """
-    queue, column = _QUEUES[entity_type][:2]
     try:
-        result = connection.execute(
-            update(queue)
-            .where(
-                and_(
-                    queue.c[column] == row.entity_internal_id,
-                    queue.c.exportconfig == config.internalid,
-                    queue.c.exporttime == row.exporttime,
-                    queue.c.exportstate == STATE_PENDING,
-                )
-            )
-            .values(exporttime=lease_until)
-        )
+        result = connection.execute(_claim_statement(entity_type), {
+            "entity": row.entity_internal_id, "config": config.internalid, "seen": row.exporttime,
+            "lease": lease_until})
     except exc.DBAPIError as error:
         if not is_update_conflict(error):
             raise

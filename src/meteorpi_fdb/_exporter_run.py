@@ -40,6 +40,7 @@ import meteorpi_model as model
 from meteorpi_fdb import _exporter_v2 as v2
 from meteorpi_fdb._export import CLAIM_LEASE_SECONDS
 from meteorpi_fdb._export_settings import PROTOCOLS, ExportSettings
+from meteorpi_fdb._http_answer import AnswerError, post_for_object
 
 logger = logging.getLogger("meteorpi.db.export")
 
@@ -630,12 +631,11 @@ class _Conversation:
     def send_file(self, file_id: Any) -> dict:
         file_id = self.requested(file_id, "file_id", self.files)
         record = self.files[file_id]
-        path = self.db.file_path_for_id(file_id)
-        if record.md5 is None or not os.path.isfile(path):
+        if record.md5 is None or not self.db.file_store.has_content(file_id):
             raise _Refused(f"the content of file {file_id.hex} is not on this node")
         self.renew_claim()
         url = f"{self.url.rstrip('/')}/data/{file_id.hex}/{record.md5}"
-        with open(path, "rb") as content:
+        with self.db.file_store.open(file_id) as content:
             encoder = MultipartEncoder(fields={"file": (file_id.hex, content, "application/octet-stream")},
                                        boundary=self.exporter._boundary)
             answer = self.post(url, data=encoder, headers={"Content-Type": encoder.content_type})
@@ -673,36 +673,15 @@ class _Conversation:
             raise _Failed(f"gave up after {self.state.round_trips} round trips")
         self.state.round_trips += 1
         try:
-            response = self.session.post(url, auth=self.auth, timeout=self.exporter.timeout,
-                                         verify=self.verify, **kwargs)
-        except requests.Timeout:
-            raise _Failed(f"no answer from {url} within {self.exporter.timeout} s") from None
-        except requests.RequestException as error:
-            raise _Failed(f"cannot reach {url}: {error}") from None
-        with response:
-            if response.status_code != 200:
-                failure = _Refused if response.status_code in REFUSALS else _Failed
-                raise failure(f"HTTP {response.status_code} from {url}: {_error_text(response)}")
-            try:
-                answer = response.json()
-            except ValueError:
-                raise _Failed(f"the answer from {url} is not JSON") from None
-        if not isinstance(answer, dict):
-            raise _Confused(f"the answer from {url} is not a JSON object")
-        return answer
+            return post_for_object(self.session, url, self.auth, self.exporter.timeout, self.verify, **kwargs)
+        except AnswerError as error:
+            failure = _Refused if error.status in REFUSALS else _Confused if error.malformed else _Failed
+            raise failure(str(error)) from None
 
 
 def _default_ca_bundle() -> str | None:
     """The CA bundle named by the environment, as requests itself would use it."""
     return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
-
-
-def _error_text(response: requests.Response) -> str:
-    try:
-        message = response.json().get("message")
-    except (ValueError, AttributeError):
-        message = None
-    return str(message) if message else (response.reason or "no reason given")
 
 
 def _add_to_summary(summary: ExportSummary, state: MeteorExporter.ExportStateCache) -> None:

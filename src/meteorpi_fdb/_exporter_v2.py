@@ -16,19 +16,20 @@ next attempt sends only the rest. Whether a target speaks v2 is learnt from
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from functools import partial
+from typing import Any, BinaryIO, Callable
 
 import requests
 
 import meteorpi_model as model
 from meteorpi_fdb import batch_stream
 from meteorpi_fdb._export_settings import ExportSettings
+from meteorpi_fdb._http_answer import AnswerError, error_text, post_for_object
 
 logger = logging.getLogger("meteorpi.db.export")
 
@@ -80,7 +81,7 @@ class Capabilities:
             if response.status_code in (404, 405):
                 speaks = False
             elif response.status_code != 200:
-                raise BatchFailed(f"HTTP {response.status_code} from {url}/capabilities: {_error_text(response)}")
+                raise BatchFailed(f"HTTP {response.status_code} from {url}/capabilities: {error_text(response)}")
             else:
                 try:
                     speaks = "v2" in response.json().get("protocols", [])
@@ -129,8 +130,9 @@ class RateLimiter:
 @dataclass
 class _Piece:
     header: bytes
-    path: str | None = None
+    open: Callable[[], BinaryIO] | None = None  # the content that follows the header
     size: int = 0
+    name: str = ""
 
 
 @dataclass
@@ -169,12 +171,12 @@ class BatchBody:
                 self._offset += len(take)
                 continue
             done = self._offset - len(piece.header)
-            if piece.path is not None and done < piece.size:
+            if piece.open is not None and done < piece.size:
                 if self._file is None:
-                    self._file = open(piece.path, "rb")
+                    self._file = piece.open()
                 chunk = self._file.read(min(limit - len(out), piece.size - done))
                 if not chunk:
-                    raise BatchFailed(f"{piece.path} became shorter while it was sent")
+                    raise BatchFailed(f"the content of file {piece.name} became shorter while it was sent")
                 out += chunk
                 self._offset += len(chunk)
                 continue
@@ -219,28 +221,13 @@ class TargetClient:
         url = f"{self.url}/{path}"
         self.requests += 1
         try:
-            response = self.session.post(url, auth=self.auth, timeout=self.timeout, verify=self.verify, **kwargs)
-        except Interrupted:
-            raise
-        except requests.Timeout:
-            raise BatchFailed(f"no answer from {url} within {self.timeout} s") from None
-        except requests.RequestException as error:
-            if _caused_by_interruption(error):
+            return post_for_object(self.session, url, self.auth, self.timeout, self.verify, **kwargs)
+        except AnswerError as error:
+            if error.status in (404, 405):
+                raise ProtocolGone(f"{url} answered {error.status}") from None
+            if error.transport and _caused_by_interruption(error.__cause__):
                 raise Interrupted(str(error)) from None
-            raise BatchFailed(f"cannot reach {url}: {error}", retryable=True) from None
-        with response:
-            if response.status_code in (404, 405):
-                raise ProtocolGone(f"{url} answered {response.status_code}")
-            if response.status_code != 200:
-                raise BatchFailed(f"HTTP {response.status_code} from {url}: {_error_text(response)}",
-                                  retryable=response.status_code in (502, 503, 504))
-            try:
-                answer = response.json()
-            except ValueError:
-                raise BatchFailed(f"the answer from {url} is not JSON") from None
-        if not isinstance(answer, dict):
-            raise BatchFailed(f"the answer from {url} is not a JSON object")
-        return answer
+            raise BatchFailed(str(error), retryable=error.transport or error.status in (502, 503, 504)) from None
 
 
 def _caused_by_interruption(error: BaseException) -> bool:
@@ -303,13 +290,12 @@ class V2Batch:
     def _local_problem(self, entity_type: str, entity: Any) -> str | None:
         records = entity.file_records if entity_type == "event" else [entity]
         for record in records:
-            path = self.db.file_path_for_id(record.file_id)
             if record.md5 is None:
                 return f"file {record.file_id.hex} has no MD5"
-            try:
-                size = os.path.getsize(path)
-            except OSError:
+            found = self.db.file_store.stat(record.file_id)
+            if found is None:
                 return f"the content of file {record.file_id.hex} is not on this node"
+            size = found.size
             if size != record.file_size:
                 return (f"the content of file {record.file_id.hex} on this node has {size} bytes, "
                         f"its record says {record.file_size}")
@@ -348,7 +334,8 @@ class V2Batch:
                 if record.file_id.hex in content_lacking and record.file_id.hex not in sent_files:
                     sent_files.add(record.file_id.hex)
                     pieces.append(_Piece(batch_stream.content_header(record.file_id, record.md5, record.file_size),
-                                         self.db.file_path_for_id(record.file_id), record.file_size))
+                                         partial(self.db.file_store.open, record.file_id), record.file_size,
+                                         record.file_id.hex))
                     carried[key] += record.file_size
             pieces.append(_Piece(batch_stream.frame(entity_type, **{entity_type: entity.as_dict()})))
         pieces.append(_Piece(batch_stream.frame("end", frames=len(pieces))))
@@ -452,11 +439,3 @@ def verify(exporter: Any, config: model.ExportConfiguration, when: datetime | No
     report.requests += runner.requests
     exporter.db.record_export_verified(config.config_id, when)
     return report
-
-
-def _error_text(response: requests.Response) -> str:
-    try:
-        message = response.json().get("message")
-    except (ValueError, AttributeError):
-        message = None
-    return str(message) if message else (response.reason or "no reason given")

@@ -227,15 +227,11 @@ class HousekeepingMixin:
         stored = set(self.file_store.stored_ids())
         removed = 0
         for file_id in sorted(self.pruned_file_ids() & stored):
-            if self.file_store.remove(file_id):  # its derived files (thumbnails) go too
-                removed += 1
+            self.file_store.remove(file_id)
+            removed += 1
             advance(1)
         if removed:
-            descriptor = os.open(self.file_store.root, os.O_RDONLY)
-            try:
-                os.fsync(descriptor)
-            finally:
-                os.close(descriptor)
+            self.file_store.flush()
         return removed
 
     def _delete_records(self, file_ids: list[uuid.UUID]) -> None:

@@ -13,7 +13,6 @@ once: the entities the other import wrote are then duplicates.
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -24,6 +23,7 @@ import meteorpi_model as model
 from meteorpi_fdb import _record_checks as checks
 from meteorpi_fdb._batch import DUPLICATE, REGISTERED
 from meteorpi_fdb.firebird import is_update_conflict
+from meteorpi_fdb.stores.base import Part
 
 logger = logging.getLogger("meteorpi.db")
 
@@ -49,13 +49,15 @@ class ImportBatchMixin:
 
     def import_replicated_batch(self, statuses: Sequence[model.CameraStatus],
                                 entities: Sequence[model.Event | model.FileRecord],
-                                content: dict[uuid.UUID, tuple[str, str]], user_id: str) -> list[BatchOutcome]:
+                                content: dict[uuid.UUID, Part], user_id: str) -> list[BatchOutcome]:
         """Import a batch; one :class:`BatchOutcome` per entity, in order.
 
         :param statuses: status blocks the entities need that may be missing here
         :param entities: Events (with their file records) and FileRecords
-        :param content: file id → (path of verified, flushed content, its MD5) brought by the
-            batch; moved into the store if its file is imported, removed if it is here already
+        :param content: file id → verified, flushed content brought by the batch (a ``Part`` of
+            the store): placed in the store without reading or flushing it again
+            (``place_part``) if its file is imported; removed once its file's row is committed
+            or found here already
         :param user_id: the importing user (recorded in the import log rows)
         """
         user_id = checks.checked_user_id(user_id)
@@ -85,7 +87,7 @@ class ImportBatchMixin:
         return [outcome for outcome in outcomes if outcome is not None]
 
     def _import_round(self, statuses: Sequence[model.CameraStatus], entities: Sequence[Any], indexes: list[int],
-                      content: dict[uuid.UUID, tuple[str, str]], user_id: str,
+                      content: dict[uuid.UUID, Part], user_id: str,
                       outcomes: list["BatchOutcome | None"]) -> None:
         items = []
         given: set[uuid.UUID] = set()
@@ -101,9 +103,9 @@ class ImportBatchMixin:
                 try:
                     records = entity.file_records if kind == "event" else [entity]
                     # Each piece of content goes to the first entity that needs it.
-                    paths = {r.file_id: content[r.file_id][0] for r in records
+                    paths = {r.file_id: content[r.file_id] for r in records
                              if r.file_id in content and r.file_id not in given
-                             and os.path.exists(content[r.file_id][0])}
+                             and self.file_store.source_exists(content[r.file_id])}
                     given.update(paths)
                     if kind == "event":
                         item = batch.import_event(entity, user_id, paths)

@@ -52,13 +52,13 @@ def new_file_record(camera_id: Any, mime_type: Any, semantic_type: Any, file_tim
     )
 
 
-def checked_source(file_path: Any, store_root: str) -> str:
+def checked_source(file_path: Any, store_root: str | None) -> str:
     if not isinstance(file_path, (str, os.PathLike)) or not os.fspath(file_path):
         raise ValueError("file_path must be a path to a file")
     source = os.path.abspath(os.fspath(file_path))
     if not os.path.isfile(source):
         raise ValueError(f"file_path {os.fspath(file_path)!s} is not a readable file")
-    if os.path.dirname(os.path.realpath(source)) == os.path.realpath(store_root):
+    if store_root is not None and os.path.dirname(os.path.realpath(source)) == os.path.realpath(store_root):
         raise ValueError("file_path must not be inside the file store")
     return source
 

@@ -160,6 +160,12 @@ class RecordsMixin:
             records.extend(self.generators.file_generator(sql, builder.sql_args))
         return records
 
+    def recorded_md5s(self) -> dict[str, str | None]:
+        """File id (hex) → recorded MD5 of every file record (``meteorpi store migrate``)."""
+        with self.connection() as connection:
+            rows = connection.execute(select(schema.t_file.c.fileid, schema.t_file.c.md5hex))
+            return {row.fileid: row.md5hex for row in rows}
+
     def check_file_store(self) -> dict[str, list]:
         """Compare the file store with the database (an integrity check; reads only).
 
@@ -243,16 +249,15 @@ class RecordsMixin:
 
     def _verify_content(self, record: model.FileRecord) -> None:
         """Check that the store holds ``record``'s content with its size and MD5."""
-        path = self.file_path_for_id(record.file_id)
-        if not os.path.isfile(path):
+        found = self.file_store.stat(record.file_id)
+        if found is None:
             raise ValueError(f"no content in the file store for file {record.file_id.hex}")
-        size = os.path.getsize(path)
-        if size != record.file_size:
+        if found.size != record.file_size:
             raise ValueError(
                 f"file_size of file {record.file_id.hex} is {record.file_size}, "
-                f"but its stored content has {size} bytes"
+                f"but its stored content has {found.size} bytes"
             )
-        md5 = model.get_md5_hash(path)
+        size, md5 = self.file_store.hash_content(record.file_id)
         if record.md5 is None:
             record.md5 = md5
         elif md5 != record.md5:

@@ -49,6 +49,19 @@ def check_camera_id(camera_id: Any, default: str) -> str:
     return camera_id
 
 
+def checked_imported_status(status: model.CameraStatus) -> tuple[model.CameraStatus, int]:
+    """A status block received from another node, checked (it must carry its id and
+    ``valid_from``), with its ``valid_from`` in epoch milliseconds."""
+    if not isinstance(status, model.CameraStatus):
+        raise ValueError(f"status must be a CameraStatus, not {type(status).__name__}")
+    if status.status_id is None:
+        raise ValueError("status_id is required to import a camera status")
+    if status.valid_from is None:
+        raise ValueError("valid_from is required to import a camera status")
+    checked = checked_status(status, status.camera_id, model.parse_uuid(status.status_id, "status_id"))
+    return checked, model.utc_datetime_to_milliseconds(model.to_utc(status.valid_from, "valid_from"))
+
+
 def checked_status(status: Any, camera_id: str, status_id: uuid.UUID | None = None) -> model.CameraStatus:
     """A validated copy of ``status`` for ``camera_id``.
 
@@ -119,14 +132,7 @@ class StatusMixin:
 
         :returns: True if the block was stored, False if it was already present
         """
-        if not isinstance(status, model.CameraStatus):
-            raise ValueError(f"status must be a CameraStatus, not {type(status).__name__}")
-        if status.status_id is None:
-            raise ValueError("status_id is required to import a camera status")
-        if status.valid_from is None:
-            raise ValueError("valid_from is required to import a camera status")
-        checked = checked_status(status, status.camera_id, model.parse_uuid(status.status_id, "status_id"))
-        valid_from_ms = model.utc_datetime_to_milliseconds(model.to_utc(status.valid_from, "valid_from"))
+        checked, valid_from_ms = checked_imported_status(status)
         if self.has_status_id(checked.status_id):
             return False
         try:

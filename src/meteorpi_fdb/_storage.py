@@ -11,7 +11,6 @@ content counts as freed. The rate is the content of the files recorded in the la
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,14 +25,16 @@ from meteorpi_fdb.housekeeping import HousekeepingPolicy, night_of
 RATE_DAYS = 7
 #: Nights listed by :meth:`StorageMixin.storage_report` (the most recent ones).
 REPORT_NIGHTS = 31
+#: Free bytes reported for a store with no bound (a bucket) when no budget is set: 1 EiB.
+UNBOUNDED_FREE = 1 << 60
 
 _FILE, _PRUNED = schema.t_file, schema.t_prunedfile
 
 
 @dataclass(frozen=True)
 class DiskSpace:
-    """Capacity, used and free bytes of the node's storage; ``source`` is ``filesystem`` or
-    ``budget`` (MPI_STORAGE_BYTES)."""
+    """Capacity, used and free bytes of the node's storage; ``source`` is ``filesystem``,
+    ``budget`` (MPI_STORAGE_BYTES) or ``unbounded`` (a bucket store without a budget)."""
 
     path: str
     source: str
@@ -47,13 +48,17 @@ class StorageMixin:
 
     def disk_space(self, policy: HousekeepingPolicy | None = None) -> DiskSpace:
         """The storage as ``policy`` defines it (its filesystem unless a budget is set)."""
-        root = self.file_store.root
+        store = self.file_store
         if policy is not None and policy.storage_bytes is not None:
-            used = _directory_bytes(root)
-            return DiskSpace(root, "budget", policy.storage_bytes, used, max(0, policy.storage_bytes - used))
-        stats = os.statvfs(root)
-        capacity, free = stats.f_blocks * stats.f_frsize, stats.f_bavail * stats.f_frsize
-        return DiskSpace(root, "filesystem", capacity, capacity - free, free)
+            used = store.used_bytes()
+            return DiskSpace(store.location, "budget", policy.storage_bytes, used,
+                             max(0, policy.storage_bytes - used))
+        bounds = store.capacity()
+        if bounds is None:  # a bucket: no bound but a budget
+            used = store.used_bytes()
+            return DiskSpace(store.location, "unbounded", used + UNBOUNDED_FREE, used, UNBOUNDED_FREE)
+        capacity, free = bounds
+        return DiskSpace(store.location, "filesystem", capacity, capacity - free, free)
 
     def storage_report(self, policy: HousekeepingPolicy | None = None, now: datetime | None = None,
                        nights: int = REPORT_NIGHTS) -> dict[str, Any]:
@@ -116,15 +121,3 @@ def _seconds_at(rate_per_day: float, room: int) -> int | None:
     if rate_per_day <= 0:
         return None
     return int(timedelta(days=room / rate_per_day).total_seconds())
-
-
-def _directory_bytes(path: str) -> int:
-    """Bytes of every file directly in ``path`` (content, temporaries, strays)."""
-    total = 0
-    for entry in os.scandir(path):
-        try:
-            if entry.is_file(follow_symlinks=False):
-                total += entry.stat(follow_symlinks=False).st_size
-        except FileNotFoundError:
-            continue
-    return total

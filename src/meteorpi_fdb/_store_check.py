@@ -26,7 +26,8 @@ from sqlalchemy import select
 
 from meteorpi_fdb import schema
 from meteorpi_fdb._record_rows import ID_BATCH
-from meteorpi_fdb.file_store import _fsync_directory, _fsync_file, fingerprint
+from meteorpi_fdb.file_store import _fsync_directory, _fsync_file
+from meteorpi_fdb.stores.base import CHUNK_SIZE, fingerprint
 
 STAGING_PREFIX = ".register-"
 
@@ -65,15 +66,15 @@ class StoreCheckMixin:
         orphans = self.check_file_store()["orphans"]
         facts = {}
         for file_id in orphans:
-            path = self.file_path_for_id(file_id)
+            stored = self.file_store.stat(file_id)
             try:
-                found = fingerprint(path)
-                facts[file_id] = (found, os.path.getmtime(path))
+                if stored is not None:
+                    facts[file_id] = (self.file_store.hash_content(file_id), stored.mtime)
             except FileNotFoundError:
                 continue  # committed or removed meanwhile
-        registered = self._registered_md5s({(f.size, f.md5) for f, _mtime in facts.values()})
-        return [Orphan(file_id, found.size, found.md5, mtime, registered.get((found.size, found.md5)))
-                for file_id, (found, mtime) in facts.items()]
+        registered = self._registered_md5s({found for found, _mtime in facts.values()})
+        return [Orphan(file_id, size, md5, mtime, registered.get((size, md5)))
+                for file_id, ((size, md5), mtime) in facts.items()]
 
     def restore_orphan(self, orphan: Orphan, directory: str | os.PathLike) -> str:
         """Copy an orphan's content out to ``directory`` (as ``<file id>``), flushed and
@@ -81,7 +82,9 @@ class StoreCheckMixin:
         os.makedirs(directory, exist_ok=True)
         target = os.path.join(os.fspath(directory), orphan.file_id.hex)
         partial = target + ".part"
-        shutil.copyfile(self.file_path_for_id(orphan.file_id), partial)
+        with self.file_store.open(orphan.file_id) as reader, open(partial, "wb") as writer:
+            while chunk := reader.read(CHUNK_SIZE):
+                writer.write(chunk)
         _fsync_file(partial)
         copied = fingerprint(partial)
         if (copied.size, copied.md5) != (orphan.size, orphan.md5):
@@ -100,15 +103,16 @@ class StoreCheckMixin:
             copy = fingerprint(restored_to)
             if (copy.size, copy.md5) != (orphan.size, orphan.md5):
                 raise ValueError(f"{restored_to} does not hold the content of {orphan.file_id.hex}")
-        path = self.file_path_for_id(orphan.file_id)
-        current = fingerprint(path)
-        if (current.size, current.md5) != (orphan.size, orphan.md5) or self.has_file_id(orphan.file_id):
+        current = self.file_store.hash_content(orphan.file_id)
+        if current != (orphan.size, orphan.md5) or self.has_file_id(orphan.file_id):
             raise ValueError(f"{orphan.file_id.hex} changed since it was checked")
-        os.remove(path)
+        self.file_store.remove(orphan.file_id)
 
     def find_staging_directories(self) -> list[StagingDirectory]:
         """Left-over ``.register-*`` directories beside the store, with their unregistered files."""
-        parent = Path(self.file_store_path).parent
+        if self.file_store.root is None:
+            return []  # registration stages beside a local store only
+        parent = Path(self.file_store.root).parent
         found = []
         for directory in sorted(parent.glob(f"{STAGING_PREFIX}*")):
             if not directory.is_dir() or directory.is_symlink():

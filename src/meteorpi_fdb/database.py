@@ -48,9 +48,8 @@ from meteorpi_fdb._raw import ThreadConnections
 from meteorpi_fdb._wire import WireMixin
 from meteorpi_fdb._wire_sqlite import register_functions
 from meteorpi_fdb.engine import create_engine_for
-from meteorpi_fdb.file_store import FileStore
 from meteorpi_fdb.generators import MeteorDatabaseGenerators
-from meteorpi_fdb.part_store import PartStore
+from meteorpi_fdb.stores import is_bucket_location, open_file_store
 
 logger = logging.getLogger("meteorpi.db")
 
@@ -70,7 +69,9 @@ class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, Use
     """A single MeteorPi relational database and file store.
 
     :ivar db_path: the database location as given
-    :ivar file_store_path: the directory holding file content
+    :ivar file_store_path: the directory holding file content, or ``s3://bucket/prefix`` for
+        content in an S3-compatible bucket (docs/object-storage.md)
+    :ivar file_store: the store itself (``meteorpi_fdb.stores.ContentStore``)
     :ivar engine: the SQLAlchemy engine (``con`` is an alias kept for the 2015 API)
     :ivar generators: lazy, cached entity loaders (:class:`MeteorDatabaseGenerators`)
     :ivar installation_id: the default camera id for this node (12 lower-case hex digits)
@@ -89,12 +90,13 @@ class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, Use
         if not isinstance(installation_id, str) or not _INSTALLATION_ID.match(installation_id):
             raise ValueError("installation_id must be 12 lower-case hex characters")
         self.db_path = db_path
-        self.file_store_path = os.path.abspath(os.fspath(file_store_path))
+        self.file_store_path = (file_store_path if is_bucket_location(file_store_path)
+                                else os.path.abspath(os.fspath(file_store_path)))
         self.installation_id = installation_id
         self.engine: Engine = create_engine_for(db_path, db_user, db_password)
         migrate.upgrade(self.engine)
-        self.file_store = FileStore(self.file_store_path)
-        self.part_store = PartStore(self.file_store)
+        self.file_store = open_file_store(self.file_store_path)
+        self.part_store = self.file_store.parts
         self.generators = MeteorDatabaseGenerators(self)
         self._raw_reads = (ThreadConnections(self.engine, register_functions if self.backend == "sqlite" else None)
                            if self.backend in ("sqlite", "postgresql") else None)
@@ -147,8 +149,11 @@ class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, Use
                 yield connection
 
     def file_path_for_id(self, file_id: uuid.UUID) -> str:
-        """The path of a file's content; does not check that it exists."""
-        return self.file_store.path_for_id(file_id)
+        """The local path of a file's content; does not check that it exists.
+
+        On a bucket store this is the file's place in the local read-through cache, fetched
+        there from the bucket when the content exists (docs/object-storage.md)."""
+        return self.file_store.local_path(file_id)
 
     def clear_database(self) -> None:
         """Delete every row and every stored file; the schema stays."""

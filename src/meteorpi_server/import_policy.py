@@ -13,7 +13,7 @@ Call :func:`check_import` for each entity a request carries.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import meteorpi_model as model
 from meteorpi_server.errors import BadRequest, Forbidden
@@ -31,9 +31,11 @@ def entity_cameras_and_times(entity: Any) -> Iterator[tuple[str, str, datetime |
         yield f"file {entity.file_id.hex}", entity.camera_id, entity.file_time
 
 
-def check_camera_held(db: Any, user_id: str, camera_id: str) -> None:
-    """``Forbidden`` (403) unless ``user_id`` holds ``camera_id``."""
-    if not db.user_holds_camera(user_id, camera_id):
+def check_camera_held(db: Any, user_id: str, camera_id: str,
+                      holds: Callable[[str, str], bool] | None = None) -> None:
+    """``Forbidden`` (403) unless ``user_id`` holds ``camera_id`` (asked of ``holds``, default
+    ``db.user_holds_camera``)."""
+    if not (holds or db.user_holds_camera)(user_id, camera_id):
         raise Forbidden(f"user {user_id!r} may not write for camera {camera_id!r}: an "
                         "administrator must grant it that camera first", camera_id=camera_id)
 
@@ -48,9 +50,11 @@ def check_not_future(entity: Any, max_future_seconds: float, now: datetime | Non
                              f"than {max_future_seconds} s in the future; check the camera's clock")
 
 
-def check_import(db: Any, user_id: str, entity: Any, max_future_seconds: float) -> None:
+def check_import(db: Any, user_id: str, entity: Any, max_future_seconds: float,
+                 holds: Callable[[str, str], bool] | None = None) -> None:
     """Every check an imported entity must pass: each camera it names is held by ``user_id``
-    (403), then its times are plausible (400). Nothing is written either way."""
+    (403; ``holds`` as in :func:`check_camera_held`), then its times are plausible (400).
+    Nothing is written either way."""
     for camera_id in dict.fromkeys(camera for _what, camera, _when in entity_cameras_and_times(entity)):
-        check_camera_held(db, user_id, camera_id)
+        check_camera_held(db, user_id, camera_id, holds)
     check_not_future(entity, max_future_seconds)

@@ -20,7 +20,6 @@ costs one ``continue-nocache`` round trip, never a failure.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import uuid
@@ -312,9 +311,9 @@ class MeteorDatabaseImportReceiver(BaseImportReceiver):
             if not self.db.has_status_id(wanted):
                 return import_request.response_need_status(wanted)
         for record in records:
-            path = self.db.file_path_for_id(record.file_id)
-            present = os.path.isfile(path)
-            if present and record.md5 is not None and os.path.getsize(path) == record.file_size:
+            found = self.db.file_store.stat(record.file_id)
+            present = found is not None
+            if present and record.md5 is not None and found.size == record.file_size:
                 continue
             if self.db.has_file_id(record.file_id):
                 continue
@@ -340,10 +339,11 @@ class MeteorDatabaseImportReceiver(BaseImportReceiver):
             for record in records:
                 if self.db.has_file_id(record.file_id):
                     continue
-                path = self.db.file_path_for_id(record.file_id)
-                if not os.path.isfile(path):
+                try:
+                    _size, md5 = self.db.file_store.hash_content(record.file_id)
+                except FileNotFoundError:
                     return import_request.response_need_file_data(record.file_id)
-                if model.get_md5_hash(path) != record.md5:
+                if md5 != record.md5:
                     self._discard(record)
                     return import_request.response_need_file_data(record.file_id)
             return import_request.response_failed(str(error))
@@ -415,7 +415,7 @@ def add_routes(meteor_app, handler: BaseImportReceiver | None = None,
 
         importer = importer_v2.add_routes(meteor_app, url_path, db=handler.db)
         max_future = meteor_app.settings["MPI_IMPORT_MAX_FUTURE_SECONDS"]
-        importer.entity_policy = lambda user_id, entity: check_import(handler.db, user_id, entity, max_future)
+        importer.entity_policy = lambda user_id, entity, holds: check_import(handler.db, user_id, entity, max_future, holds)
 
 
 def _dispatch(handler: BaseImportReceiver, import_request: ImportRequest) -> Response:

@@ -21,9 +21,11 @@ entities of a camera it refuses are answered ``failed``.
 
 from __future__ import annotations
 
+import functools
+import io
 import logging
-import os
 import uuid
+from concurrent.futures import Future
 from typing import Any, Callable
 
 from flask import Response, current_app, jsonify, request
@@ -32,7 +34,7 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 import meteorpi_model as model
 from meteorpi_fdb import batch_stream
 from meteorpi_fdb._replication_digest import digest
-from meteorpi_fdb.part_store import IncompleteContent
+from meteorpi_fdb.stores import IncompleteContent, Part
 from meteorpi_server.app import json_object
 from meteorpi_server.errors import ApiError, BadRequest, PayloadTooLarge
 from meteorpi_server.routing import blueprint, camera_id_param
@@ -44,6 +46,8 @@ PROTOCOL = "v2"
 MAX_MANIFEST_ITEMS = 10_000
 #: Most nights one digest request may list.
 MAX_DIGEST_NIGHTS = 1_000
+#: Read buffer over a batch request's body.
+STREAM_BUFFER_BYTES = 1024 * 1024
 
 CameraCheck = Callable[[str, str], bool]
 
@@ -82,13 +86,15 @@ class V2Importer:
 
     :param db: the target database
     :param may_import: ``(user_id, camera_id) -> bool``, asked once per camera in each batch
-    :param entity_policy: ``(user_id, entity)``, raising an ``ApiError`` for a status block, file
-        or event the user may not import (the same rule as the 2015 import API's); such a status
-        block is left out of the batch, such an entity is answered ``failed`` with its message
+    :param entity_policy: ``(user_id, entity, holds)``, raising an ``ApiError`` for a status
+        block, file or event the user may not import (the same rule as the 2015 import API's);
+        such a status block is left out of the batch, such an entity is answered ``failed``
+        with its message. ``holds(user_id, camera_id)`` is ``db.user_holds_camera`` asked once
+        per camera and batch.
     """
 
     def __init__(self, db: Any, may_import: CameraCheck | None = None,
-                 entity_policy: Callable[[str, Any], None] | None = None) -> None:
+                 entity_policy: Callable[[str, Any, CameraCheck], None] | None = None) -> None:
         self.db = db
         self.may_import = may_import or _allow_every_camera
         self.entity_policy = entity_policy
@@ -127,59 +133,73 @@ class V2Importer:
             return True
         # Content placed by an attempt whose transaction failed, or by a 2015 upload: rare, so
         # hashing it here is cheap overall.
-        path = self.db.file_path_for_id(file_id)
+        found = self.db.file_store.stat(file_id)
         try:
-            return os.path.getsize(path) == size and model.get_md5_hash(path) == md5
+            return found is not None and found.size == size and self.db.file_store.hash_content(file_id) == (size, md5)
         except OSError:
             return False
 
     def batch(self, stream: Any, user_id: str) -> dict[str, Any]:
-        """Read a batch stream, verifying and flushing content as it comes; import it whole."""
+        """Read a batch stream, verifying content as it comes (a directory store's part store
+        flushes it on flusher threads meanwhile); once every part is durable, import the batch
+        whole."""
         max_line = current_app.config["MPI_MAX_JSON_BYTES"]
+        if isinstance(stream, io.RawIOBase):
+            stream = io.BufferedReader(stream, STREAM_BUFFER_BYTES)  # whole header lines at a time
         statuses: list[model.CameraStatus] = []
         entities: list[Any] = []
-        content: dict[uuid.UUID, tuple[str, str]] = {}
+        flushing: dict[uuid.UUID, Future] = {}
         rejected: dict[uuid.UUID, str] = {}
         received = 0
-        for number, frame in enumerate(batch_stream.read_frames(stream, max_line), start=1):
-            body = frame.body
-            try:
-                if frame.kind == "content":
-                    file_id = _uuid(body.get("file_id"), "file_id")
-                    md5 = _md5(body.get("md5"), "md5")
-                    size = _size(body.get("size"), "size")
-                    try:
-                        content[file_id] = (self.db.part_store.write(file_id, md5, size, stream), md5)
-                        received += size
-                    except IncompleteContent as error:
-                        raise batch_stream.StreamError(str(error)) from None
-                    except ValueError as error:
-                        logger.warning("batch from %s: %s", user_id, error)
-                        rejected[file_id] = str(error)
-                elif frame.kind == "status":
-                    status = model.CameraStatus.from_dict(_object(body, "status"))
-                    if status.status_id is None or status.valid_from is None:
-                        raise ValueError("status_id and valid_from are required")
-                    statuses.append(status)
-                elif frame.kind == "event":
-                    entities.append(model.Event.from_dict(_object(body, "event")))
-                else:
-                    entities.append(model.FileRecord.from_dict(_object(body, "file")))
-            except (ValueError, BadRequest) as error:
-                message = getattr(error, "message", None) or str(error)
-                raise batch_stream.StreamError(f"frame {number} ({frame.kind}): {message}") from None
+        try:
+            for number, frame in enumerate(batch_stream.read_frames(stream, max_line), start=1):
+                received += self._frame(number, frame, stream, user_id, statuses, entities, flushing, rejected)
+        finally:
+            content = _flushed(flushing, rejected)  # verified parts stay, also for a cut batch
         results = self._import(statuses, entities, content, rejected, user_id)
         self.db.part_store.prune()
         return {"results": results, "content_bytes": received}
+
+    def _frame(self, number: int, frame: batch_stream.Frame, stream: Any, user_id: str, statuses: list,
+               entities: list, flushing: dict[uuid.UUID, Future], rejected: dict[uuid.UUID, str]) -> int:
+        """Take one frame (reading a content frame's bytes); the content bytes it carried."""
+        body = frame.body
+        try:
+            if frame.kind == "content":
+                file_id = _uuid(body.get("file_id"), "file_id")
+                md5 = _md5(body.get("md5"), "md5")
+                size = _size(body.get("size"), "size")
+                try:
+                    flushing[file_id] = self.db.part_store.receive(file_id, md5, size, stream)
+                    return size
+                except IncompleteContent as error:
+                    raise batch_stream.StreamError(str(error)) from None
+                except ValueError as error:
+                    logger.warning("batch from %s: %s", user_id, error)
+                    rejected[file_id] = str(error)
+            elif frame.kind == "status":
+                status = model.CameraStatus.from_dict(_object(body, "status"))
+                if status.status_id is None or status.valid_from is None:
+                    raise ValueError("status_id and valid_from are required")
+                statuses.append(status)
+            elif frame.kind == "event":
+                entities.append(model.Event.from_dict(_object(body, "event")))
+            else:
+                entities.append(model.FileRecord.from_dict(_object(body, "file")))
+        except (ValueError, BadRequest) as error:
+            message = getattr(error, "message", None) or str(error)
+            raise batch_stream.StreamError(f"frame {number} ({frame.kind}): {message}") from None
+        return 0
 
     def _import(self, statuses: list, entities: list, content: dict, rejected: dict[uuid.UUID, str],
                 user_id: str) -> list[dict[str, Any]]:
         refused: dict[str, bool] = {}
         allowed, answers = [], {}
-        statuses = [status for status in statuses if self._policy_refusal(user_id, status) is None]
+        holds = functools.lru_cache(maxsize=None)(self.db.user_holds_camera)
+        statuses = [status for status in statuses if self._policy_refusal(user_id, status, holds) is None]
         for index, entity in enumerate(entities):
             kind, entity_id = ("event", entity.event_id) if isinstance(entity, model.Event) else ("file", entity.file_id)
-            refusal = self._policy_refusal(user_id, entity)
+            refusal = self._policy_refusal(user_id, entity, holds)
             if refusal is not None:
                 answers[index] = {"type": kind, "id": entity_id.hex, "state": "failed", "message": refusal}
                 continue
@@ -189,9 +209,10 @@ class V2Importer:
             records = entity.file_records if kind == "event" else [entity]
             bad = next((rejected[r.file_id] for r in records if r.file_id in rejected), None)
             for record in records:  # verified parts left by an earlier, interrupted batch
-                if record.file_id not in content and record.md5 and \
-                        self.db.part_store.held(record.file_id, record.md5, record.file_size):
-                    content[record.file_id] = (self.db.part_store.path(record.file_id, record.md5), record.md5)
+                if record.file_id not in content and record.md5:
+                    held = self.db.part_store.held_part(record.file_id, record.md5, record.file_size)
+                    if held is not None:
+                        content[record.file_id] = held
             if refused[camera_id]:
                 answers[index] = {"type": kind, "id": entity_id.hex, "state": "failed",
                                   "message": f"user {user_id} may not import for camera {camera_id}"}
@@ -205,12 +226,12 @@ class V2Importer:
             answers[index] = outcome.as_dict()
         return [answers[index] for index in range(len(entities))]
 
-    def _policy_refusal(self, user_id: str, entity: Any) -> str | None:
+    def _policy_refusal(self, user_id: str, entity: Any, holds: CameraCheck) -> str | None:
         """Why ``entity_policy`` refuses ``entity`` for ``user_id``, or None."""
         if self.entity_policy is None:
             return None
         try:
-            self.entity_policy(user_id, entity)
+            self.entity_policy(user_id, entity, holds)
         except ApiError as error:
             return error.message
         return None
@@ -236,6 +257,18 @@ class V2Importer:
             differing += [{"camera_id": camera_id, "night": night}
                           for night, value in expected.items() if digest(held.get(night, [])) != value]
         return {"differing": differing}
+
+
+def _flushed(flushing: dict[uuid.UUID, Future], rejected: dict[uuid.UUID, str]) -> dict[uuid.UUID, Part]:
+    """Wait for every part's flush; content whose flush failed is rejected."""
+    content = {}
+    for file_id, future in flushing.items():
+        try:
+            content[file_id] = future.result()
+        except OSError as error:
+            logger.error("the content of file %s could not be stored: %s", file_id.hex, error)
+            rejected[file_id] = f"the target could not store the content: {error.strerror or error}"
+    return content
 
 
 def _object(body: dict, key: str) -> dict:

@@ -7,7 +7,6 @@ layer; :func:`decode_search` removes the other, and also accepts a string encode
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from datetime import datetime
@@ -22,6 +21,7 @@ from meteorpi_model import (EventSearch, FileRecordSearch, milliseconds_to_utc_d
                             utc_datetime_to_milliseconds)
 from meteorpi_server.app import MeteorApp, parse_json_object
 from meteorpi_server.content_offload import offloaded
+from meteorpi_server.content_stream import presigned_redirect, streamed
 from meteorpi_server.errors import BadRequest, error_response
 from meteorpi_server.routing import (blueprint, camera_id_param, int_param, optional_routes,
                                      uuid_param)
@@ -144,15 +144,22 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
         if record is None:
             return meteor_app.not_found(file_id, "No such file")
         offload = current_app.config["MPI_CONTENT_OFFLOAD"]
+        presign = current_app.config.get("MPI_S3_PRESIGN_SECONDS", 0)
         try:
-            path = db.file_path_for_id(record.file_id)
-            if offload:
-                if not os.path.isfile(path):
-                    raise FileNotFoundError(path)
+            source = db.file_store.content_source(record.file_id)
+            response = (presigned_redirect(source, presign, record.mime_type, record.file_name)
+                        if presign else None)
+            if response is not None:
+                return response
+            path = source.path
+            if path is None:
+                response = streamed(source, _range_environ(source.size), record.mime_type, record.md5,
+                                    record.file_name)
+            elif offload:
                 response = offloaded(offload, current_app.config["MPI_CONTENT_OFFLOAD_PREFIX"], path,
                                      db.file_store_path, record.mime_type, record.md5, record.file_name)
             else:
-                response = send_file(path, _range_environ(os.stat(path).st_size),
+                response = send_file(path, _range_environ(source.size),
                                      mimetype=record.mime_type, download_name=record.file_name,
                                      conditional=True, etag=record.md5 or False,
                                      response_class=current_app.response_class)

@@ -33,7 +33,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MPI_DB_USER", "meteorpi", "Database user for the 2015 Firebird 'host:/path' form."),
     Setting("MPI_DB_PASSWORD", "meteorpi", "Database password for the Firebird 'host:/path' form."),
     Setting("MPI_FILE_STORE", "meteorpi_files", "Directory holding file content (shared by every "
-            "server process and host using the same database)."),
+            "server process and host using the same database), or s3://bucket/prefix for an "
+            "S3-compatible bucket (docs/object-storage.md)."),
     Setting("MPI_INSTALLATION_ID", "", "This node's camera id (12 lower-case hex digits); "
             "empty means derived from the MAC address."),
     Setting("MPI_ROUTES", ",".join(ROUTE_SETS), "Comma-separated route sets to serve: any of "
@@ -79,6 +80,9 @@ SETTINGS: tuple[Setting, ...] = (
             "'x-accel-redirect' (nginx) or 'x-sendfile' (Apache, lighttpd); empty = the app sends it."),
     Setting("MPI_CONTENT_OFFLOAD_PREFIX", "/_meteorpi_content/", "With x-accel-redirect: the URI "
             "prefix of nginx's internal location whose alias is MPI_FILE_STORE."),
+    Setting("MPI_S3_PRESIGN_SECONDS", 0, "With a bucket file store (MPI_FILE_STORE=s3://...): answer "
+            "content downloads with a redirect to a presigned URL valid this many seconds, after "
+            "the app's access checks (0 = stream the content through the app)."),
     Setting("MPI_COINCIDENCE_SECONDS", 0, "Seconds between scheduled coincidence updates by "
             "the WSGI app (0 = none; run them from one process only). Each imported event also "
             "triggers an update soon after. Needs the 'trajectory' extra."),
