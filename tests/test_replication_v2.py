@@ -385,7 +385,7 @@ def test_malformed_digest_requests_are_answered_400(target):
 def test_the_bandwidth_limit_is_honoured_within_ten_percent(source, target, tmp_path):
     populate(source.db, tmp_path / "in", events=4, files_per_event=2, loose_files=0, file_size=100_000)
     config = configure_export(source.db, target.import_url, model.EventSearch())
-    limit = 400_000  # bytes per second: 800 KB of content take about two seconds
+    limit = 250_000  # bytes per second: 800 KB take about three seconds, well within a loaded machine's pace
     source.db.set_export_settings(config.config_id, ExportSettings(bwlimit=limit))
     exporter = _v2(source.db)
     exporter.mark_entities()
