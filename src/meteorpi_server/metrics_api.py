@@ -61,6 +61,11 @@ class RequestMetrics:
         self._count_imports(rule, response)
         return response
 
+    def observe(self, rule: str, method: str, status: int, seconds: float) -> None:
+        """Count an answer given outside Flask's request hooks."""
+        self.requests.labels(rule, method, str(status)).inc()
+        self.latency.labels(rule, method).observe(seconds)
+
     def _count_imports(self, rule: str, response: Response) -> None:
         protocol = next((p for route, p in IMPORT_ROUTES.items() if rule.endswith(route)), None)
         if protocol is None or request.method != "POST":
@@ -123,6 +128,8 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
         metrics = app.extensions["meteorpi_metrics"] = RequestMetrics()
         app.before_request(metrics.start)
         app.after_request(metrics.finish)
+        # searches answered before Flask routes them (search_cache.SearchShortcut)
+        app.extensions.setdefault("meteorpi_answer_observers", []).append(metrics.observe)
     # One registry per scrape route: this process's counts (or, in multiprocess mode, every
     # worker's, read from PROMETHEUS_MULTIPROC_DIR) and the database's figures.
     scraped = CollectorRegistry(auto_describe=False)

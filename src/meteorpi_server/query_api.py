@@ -127,7 +127,9 @@ def add_routes(meteor_app: MeteorApp, url_path: str = "") -> None:
 
     answers = SearchAnswers(db, cache, {"events": page(EventSearch, db.search_events_wire),
                                         "files": page(FileRecordSearch, db.search_files_wire)})
-    meteor_app.app.wsgi_app = SearchShortcut(meteor_app.app.wsgi_app, answers, url_path)
+    meteor_app.app.wsgi_app = SearchShortcut(
+        meteor_app.app.wsgi_app, answers, url_path,
+        meteor_app.app.extensions.setdefault("meteorpi_answer_observers", []))
 
     @bp.get("/events/<anything:search>")
     def search_events(search: str) -> Response:

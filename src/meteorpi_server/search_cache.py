@@ -12,6 +12,7 @@ under a stamp newer than the data it holds.
 from __future__ import annotations
 
 import hashlib
+import time
 import threading
 from collections import OrderedDict
 from typing import Any, Callable
@@ -125,9 +126,14 @@ class SearchShortcut:
 
     _HEADERS_304 = ("304 NOT MODIFIED", [("Cache-Control", "no-cache"), ("Access-Control-Allow-Origin", "*")])
 
-    def __init__(self, wsgi_app: Callable, answers: SearchAnswers, url_path: str = "") -> None:
+    def __init__(self, wsgi_app: Callable, answers: SearchAnswers, url_path: str = "",
+                 observers: list[Callable[[str, str, int, float], None]] | None = None) -> None:
         self.wsgi_app = wsgi_app
         self.answers = answers
+        #: called with (URL rule, method, status, seconds) for each answer given here (metrics)
+        self.observers = observers if observers is not None else []
+        self._rules = {"events": f"{url_path}/events/<anything:search>",
+                       "files": f"{url_path}/files/<anything:search>"}
         self._prefixes = [(f"{url_path}/events/", "events"), (f"{url_path}/files/", "files")]
         self._content = f"{url_path}/files/content/"
 
@@ -150,12 +156,14 @@ class SearchShortcut:
         if search is None:
             return self.wsgi_app(environ, start_response)
         kind, text = search
+        started = time.perf_counter()
         stamp, key, etag = self.answers.current(kind, text)
         quoted = f'"{etag}"'
         client_copy = environ.get("HTTP_IF_NONE_MATCH")
         if client_copy and parse_etags(client_copy).contains(etag):
             status, headers = self._HEADERS_304
             start_response(status, [("ETag", quoted), *headers])
+            self._observe(kind, 304, started)
             return []
         try:
             body = self.answers.body(kind, text, stamp, key)
@@ -165,4 +173,9 @@ class SearchShortcut:
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                                   ("ETag", quoted), ("Cache-Control", "no-cache"),
                                   ("Access-Control-Allow-Origin", "*")])
+        self._observe(kind, 200, started)
         return [body]
+
+    def _observe(self, kind: str, status: int, started: float) -> None:
+        for observer in self.observers:
+            observer(self._rules[kind], "GET", status, time.perf_counter() - started)

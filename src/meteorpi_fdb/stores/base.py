@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import uuid
 from abc import ABC, abstractmethod
 from concurrent.futures import Future
@@ -127,13 +128,16 @@ def checked_part_name(file_id: uuid.UUID, md5: str) -> str:
     return f"{file_id.hex}.{md5}"
 
 
+_DERIVED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
 def checked_derived_name(file_id: uuid.UUID, name: str) -> str:
     """``<id hex>.<name>`` for derived content; ``name`` is a short word chosen by the caller."""
     if not isinstance(file_id, uuid.UUID):
         raise ValueError("file_id must be a UUID")
-    if not isinstance(name, str) or not name or len(name) > 64 \
-            or not all(c.isascii() and (c.isalnum() or c in "-_") for c in name):
-        raise ValueError("a derived name is 1-64 ASCII letters, digits, '-' or '_'")
+    if not isinstance(name, str) or not _DERIVED_NAME.fullmatch(name):
+        raise ValueError("a derived name is 1-64 ASCII letters, digits, '.', '-' or '_', "
+                         f"starting with a letter or digit; got {str(name)[:80]!r}")
     return f"{file_id.hex}.{name}"
 
 

@@ -300,11 +300,18 @@ export function thumbnailUrl(file) {
   return apiUrl("files/thumbnail/" + encodeURIComponent(file.file_id));
 }
 
-/** A lazily loaded thumbnail of a file (an icon for non-images); a placeholder if it fails. */
+/** A lazily loaded thumbnail of a file (an icon for non-images); a placeholder if it fails,
+ * saying so when housekeeping pruned the content (the server answers 410 Gone). */
 export function thumbnail(file, alt) {
-  const img = el("img", {src: thumbnailUrl(file), alt: alt, loading: "lazy", decoding: "async"});
-  img.addEventListener("error", () => {
-    img.replaceWith(el("span", {class: "none placeholder"}, "no preview"));
+  const url = thumbnailUrl(file);
+  const img = el("img", {src: url, alt: alt, loading: "lazy", decoding: "async"});
+  img.addEventListener("error", async () => {
+    const placeholder = el("span", {class: "none placeholder"}, "no preview");
+    img.replaceWith(placeholder);
+    try {
+      const answer = await fetch(url, {method: "HEAD"});
+      if (answer.status === 410) placeholder.textContent = "image pruned from this node";
+    } catch (_) { /* the placeholder already says there is no preview */ }
   }, {once: true});
   return img;
 }
