@@ -78,10 +78,17 @@ def serving_demo(db_url: str, directory: Path, backend: str = "sqlite", **plan: 
 def demo_site(backend: str, backend_template: str,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
     """One served demo network per backend for the whole session (read-only: never write)."""
-    directory = tmp_path_factory.mktemp(f"demo-site-{backend}")
+    with serving_demo_copy(backend, backend_template, tmp_path_factory.mktemp(f"demo-site-{backend}")) as site:
+        yield site
+
+
+@contextmanager
+def serving_demo_copy(backend: str, backend_template: str, directory: Path,
+                      **options: Any) -> Iterator[DemoSite]:
+    """A demo network served from a fresh copy of the backend's template database, dropped after."""
     url = backends.copy_template(backend, backend_template, directory / "meteorpi.db")
     try:
-        with serving_demo(url, directory, backend) as site:
+        with serving_demo(url, directory, backend, **options) as site:
             yield site
     finally:
         backends.drop_copy(backend, url)

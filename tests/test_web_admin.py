@@ -14,9 +14,8 @@ import requests
 from playwright.sync_api import expect
 
 import meteorpi_model as model
-from tests import backends
 from tests.browser_helpers import (ADMIN, PHONE, VIEWER, CheckedPage, DemoSite, browser,  # noqa: F401
-                                   demo_site, page, serving_demo)
+                                   demo_site, page, serving_demo_copy)
 
 ADMIN_PAGES = ["users", "camera-status", "hwm", "exports", "password"]
 ADMIN_ONLY = ["users", "camera-status", "hwm", "exports"]
@@ -36,13 +35,9 @@ def admin_site(backend: str, backend_template: str,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
     """A demo node of this module's own, which its tests change (each a different camera)."""
     directory = tmp_path_factory.mktemp(f"admin-site-{backend}")
-    url = backends.copy_template(backend, backend_template, directory / "meteorpi.db")
-    try:
-        with serving_demo(url, directory, backend, cameras=3, nights=1) as site:
-            site.server.db.create_or_update_user(*IMPORTER, ["import"])
-            yield site
-    finally:
-        backends.drop_copy(backend, url)
+    with serving_demo_copy(backend, backend_template, directory, cameras=3, nights=1) as site:
+        site.server.db.create_or_update_user(*IMPORTER, ["import"])
+        yield site
 
 
 @pytest.fixture
