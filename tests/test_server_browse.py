@@ -103,7 +103,7 @@ def test_the_modules_use_only_relative_urls_and_never_write_markup() -> None:
     app = sources["app.js"]
     assert 'new URL("../../", import.meta.url)' in app
     assert "encodeURIComponent(encodeURIComponent(JSON.stringify(search)))" in app
-    assert sources["app.js"].count("fetch(") == 2  # getJSON, and logIn's check of the credentials
+    assert sources["app.js"].count("fetch(") == 3  # getJSON, logIn's check of the credentials, a thumbnail's 410 check
 
 
 def test_the_site_works_under_a_url_path_prefix(make_server) -> None:
