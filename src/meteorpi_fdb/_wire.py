@@ -7,8 +7,8 @@ numeric metadata, milliseconds for times) without building or validating objects
 were validated when written), and orjson writes the bytes Flask's ``jsonify`` would have
 written: compact, ASCII only (``\\uXXXX`` escapes), floats as Python's ``repr``, a final newline.
 
-On PostgreSQL a page is one statement: the count, the page, and each row's files and metadata
-as JSON aggregates. On SQLite it is one statement that writes the page's JSON itself
+On PostgreSQL a page is one statement: the count, the page, and each event's stored JSON
+(``_event_wire``) or, where there is none, each row's files and metadata as JSON aggregates. On SQLite it is one statement that writes the page's JSON itself
 (``_wire_sqlite``). Both run on the thread's raw read connection (``_raw``). Firebird reads the
 count, the page and each relation with one statement apiece, as ``generators`` does.
 
@@ -53,8 +53,8 @@ class _Kind:
         self.order = f"{self.time} DESC, {alias}.internalid DESC"
 
 
-_EVENTS = _Kind("events", "e", "eventtime", _EVENT_COLUMNS, search_events_sql_builder, model.EventSearch)
-_FILES = _Kind("files", "f", "filetime", _FILE_COLUMNS, search_files_sql_builder, model.FileRecordSearch)
+EVENTS = _Kind("events", "e", "eventtime", _EVENT_COLUMNS, search_events_sql_builder, model.EventSearch)
+FILES = _Kind("files", "f", "filetime", _FILE_COLUMNS, search_files_sql_builder, model.FileRecordSearch)
 
 
 class WireMixin:
@@ -63,11 +63,11 @@ class WireMixin:
     def search_events_wire(self, search: model.EventSearch, cursor: str | None = None) -> bytes:
         """``{"events": [...], "count": N}`` (plus ``"cursor"`` after a full page) as JSON bytes:
         exactly what ``jsonify`` made of :meth:`search_events`' objects' ``as_dict()``."""
-        return self._wire_page(_EVENTS, search, cursor)
+        return self._wire_page(EVENTS, search, cursor)
 
     def search_files_wire(self, search: model.FileRecordSearch, cursor: str | None = None) -> bytes:
         """``{"files": [...], "count": N}`` (plus ``"cursor"`` after a full page) as JSON bytes."""
-        return self._wire_page(_FILES, search, cursor)
+        return self._wire_page(FILES, search, cursor)
 
     def _wire_page(self, kind: _Kind, search: Any, cursor: str | None) -> bytes:
         if not isinstance(search, kind.search_class):
@@ -79,7 +79,7 @@ class WireMixin:
         if self.backend == "postgresql":
             sql, args = _postgresql_statement(kind, counter, page, page_sql)
             rows = self._raw_reads.fetch(_format_style(sql), args)
-            items, last = _from_aggregated_rows(kind, [row[1:] for row in rows if row[1] is not None])
+            items, last = items_from_aggregated_rows(kind, [row[1:] for row in rows if row[1] is not None])
             return _document(kind, search, rows[0][0], items, last)
         with self.connection() as connection:
             count, items, last = _batched_page(connection, kind, counter, page, page_sql)
@@ -94,7 +94,7 @@ class WireMixin:
         return ascii_json(text + "}\n")
 
 
-def _document(kind: _Kind, search: Any, count: int, items: list[dict],
+def _document(kind: _Kind, search: Any, count: int, items: list[Any],
               last: tuple[int, int] | None) -> bytes:
     document: dict[str, Any] = {kind.key: items, "count": count}
     if last is not None and search.limit and len(items) == search.limit:
@@ -107,7 +107,7 @@ def search_statements(search: model.EventSearch | model.FileRecordSearch, cursor
     """The statements (``?`` SQL and arguments) a page of ``search`` runs on ``dialect``:
     PostgreSQL's single statement, or the count and the page (with its relations on SQLite;
     Firebird loads them with further statements). For checks of their query plans."""
-    kind = _EVENTS if isinstance(search, model.EventSearch) else _FILES
+    kind = EVENTS if isinstance(search, model.EventSearch) else FILES
     counter, page, page_sql = _builders(kind, search, parse_cursor(cursor), dialect)
     if dialect == "postgresql":
         return [_postgresql_statement(kind, counter, page, page_sql)]
@@ -254,7 +254,7 @@ def _batched_page(connection: Connection, kind: _Kind, counter: SQLBuilder, page
     rows = connection.execute(*_text(page_sql, page.sql_args)).all()
     ids = [row[0] for row in rows]
     last = (rows[-1][1], rows[-1][0]) if rows else None
-    if kind is _FILES:
+    if kind is FILES:
         metas = _metas(connection, "t_filemeta", "fileid", ids)
         return count, [_file(row[2:], metas.get(row[0], [])) for row in rows], last
     metas = _metas(connection, "t_eventmeta", "eventid", ids)
@@ -310,21 +310,31 @@ def _files_aggregate() -> str:
     return _aggregate(items, source, "l.sequencenumber")
 
 
-def _relations(kind: _Kind) -> str:
-    """Two columns for each row of a page ``p``: the JSON text of its metadata and files.
-    Computed outside the page's own query, so that rows skipped by OFFSET never compute them."""
-    if kind is _FILES:
+def relations_sql(kind: _Kind, unless: str | None = None) -> str:
+    """Two columns for each row of a page ``p``: the JSON text of its metadata and files
+    (NULL where the expression ``unless`` is not NULL). Computed outside the page's own query,
+    so that rows skipped by OFFSET never compute them."""
+    if kind is FILES:
         return f"{_meta_aggregate('t_filemeta', 'fileid', 'p.internalid')} AS metas, NULL AS files"
-    return (f"{_meta_aggregate('t_eventmeta', 'eventid', 'p.internalid')} AS metas, "
-            f"{_files_aggregate()} AS files")
+    metas, files = _meta_aggregate("t_eventmeta", "eventid", "p.internalid"), _files_aggregate()
+    if unless is not None:
+        metas, files = (f"CASE WHEN {unless} IS NULL THEN {metas} END",
+                        f"CASE WHEN {unless} IS NULL THEN {files} END")
+    return f"{metas} AS metas, {files} AS files"
 
 
 def _postgresql_statement(kind: _Kind, counter: SQLBuilder, page: SQLBuilder,
                           page_sql: str) -> tuple[str, list[Any]]:
-    """One statement: the count, joined laterally to the page, with the page's relations."""
+    """One statement: the count, joined laterally to the page, with each event's stored JSON
+    (``_event_wire``) or, where there is none, the page's relations."""
     count_sql = counter.get_count_sql().replace("COUNT(*)", "COUNT(*) AS n", 1)
-    sql = (f"SELECT counted.n, p.*, {_relations(kind)} FROM ({count_sql}) counted "
-           f"LEFT JOIN LATERAL ({page_sql}) p ON TRUE ORDER BY 3 DESC, 2 DESC")
+    if kind is FILES:
+        body, stored = "NULL AS body", ""
+    else:
+        body, stored = "w.body", "LEFT JOIN t_eventwire w ON w.eventid = p.internalid "
+    sql = (f"SELECT counted.n, p.*, {body}, {relations_sql(kind, unless=body if stored else None)} "
+           f"FROM ({count_sql}) counted LEFT JOIN LATERAL ({page_sql}) p ON TRUE {stored}"
+           "ORDER BY 3 DESC, 2 DESC")
     return sql, [*counter.sql_args, *page.sql_args]
 
 
@@ -344,17 +354,21 @@ def _first(values: Sequence[Any]) -> Any:
     return values[0]
 
 
-def _from_aggregated_rows(kind: _Kind, rows: Sequence[Any]) -> tuple[list[dict], tuple[int, int] | None]:
-    """Wire dicts from rows of (internal id, time, columns..., metas JSON, files JSON)."""
-    items = []
+def items_from_aggregated_rows(kind: _Kind, rows: Sequence[Any]) -> tuple[list[Any], tuple[int, int] | None]:
+    """Wire items from rows of (internal id, time, columns..., stored JSON, metas JSON, files
+    JSON): the stored JSON as it is where there is some, else a dict built from the rest."""
+    items: list[Any] = []
     for row in rows:
+        if row[-3] is not None:
+            items.append(orjson.Fragment(row[-3]))
+            continue
         metas = [_meta(*values[1:]) for values in sorted(orjson.loads(row[-2] or "[]"), key=_first)]
-        if kind is _FILES:
-            items.append(_file(row[2:-2], metas))
+        if kind is FILES:
+            items.append(_file(row[2:-3], metas))
         else:
             files = [_file(values[1:10], [_meta(*m[1:]) for m in sorted(values[10] or (), key=_first)])
                      for values in sorted(orjson.loads(row[-1] or "[]"), key=_first)]
-            items.append(_event(row[2:-2], files, metas))
+            items.append(_event(row[2:-3], files, metas))
     return items, ((rows[-1][1], rows[-1][0]) if rows else None)
 
 

@@ -7,7 +7,9 @@ differently (15 significant digits): ``mpi_float_text`` writes Python's ``repr``
 ``json`` writes for a finite float (metadata floats are finite), and ``json()`` embeds that text
 as a number unchanged. The same statement counts the result set and finds the page's last
 position (for the cursor), so a page costs one statement on a raw read connection (``_raw``).
-Python only joins the pieces and escapes non-ASCII characters as ``jsonify`` does.
+Python only joins the pieces and escapes non-ASCII characters as ``jsonify`` does. An event's
+JSON is usually read ready-made from ``t_eventwire`` (``_event_wire`` keeps it, built by
+:data:`EVENT_OBJECT`, this module's own expression) and the page joins the items' texts.
 
 Rows are aggregated in the order of their ordered subqueries, which is how SQLite evaluates an
 aggregate over an ordered subquery (the JSON tests check the order on every run).
@@ -85,15 +87,26 @@ PAGE_COLUMNS = {
     "files": (f"f.internalid AS iid, f.filetime AS t, f.fileid, f.cameraid, f.mimetype, f.semantictype, "
               f"f.filetime, f.filesize, f.filename, s.statusid, f.{_MD5}"),
 }
-_ITEMS = {"events": _event_object(), "files": _file_object("p", "p.statusid", "p.iid")}
+#: An event's JSON from a row ``p`` of the events' ``PAGE_COLUMNS`` (``_event_wire`` stores it).
+EVENT_OBJECT = _event_object()
+#: A page item: an event's stored JSON where ``_event_wire`` has it, else built here
+#: (``COALESCE`` evaluates its second argument only when the first is NULL).
+_ITEMS = {"events": ("COALESCE((SELECT w.body FROM t_eventwire w WHERE w.eventid = p.iid), "
+                     f"{EVENT_OBJECT})"),
+          "files": _file_object("p", "p.statusid", "p.iid")}
+
+
+def _page_array(item: str) -> str:
+    """The page's JSON array: the items' texts joined as they are (not re-parsed), in order."""
+    return (f"'[' || COALESCE((SELECT group_concat(item, ',') FROM (SELECT {item} AS item FROM p "
+            "ORDER BY p.t DESC, p.iid DESC)), '') || ']'")
 
 
 @functools.lru_cache(maxsize=256)
 def page_statement(key: str, count_sql: str, page_sql: str) -> str:
     """One statement for (count, items JSON, rows in the page, last position ``"<t>.<iid>"``);
     its arguments are the page's, then the count's."""
-    return (f"WITH p AS ({page_sql}) SELECT ({count_sql}), "
-            f"{_array(_ITEMS[key], 'FROM p ORDER BY p.t DESC, p.iid DESC')}, "
+    return (f"WITH p AS ({page_sql}) SELECT ({count_sql}), {_page_array(_ITEMS[key])}, "
             "(SELECT COUNT(*) FROM p), (SELECT p.t || '.' || p.iid FROM p ORDER BY p.t, p.iid LIMIT 1)")
 
 

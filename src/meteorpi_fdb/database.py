@@ -23,7 +23,7 @@ from typing import Iterator
 
 from sqlalchemy import Connection, Engine, delete
 
-from meteorpi_fdb import _changes, migrate, schema
+from meteorpi_fdb import _changes, _event_wire, migrate, schema
 from meteorpi_fdb._activity import ActivityMixin
 from meteorpi_fdb._batch import BatchMixin
 from meteorpi_fdb._camera_health import CameraHealthMixin
@@ -115,11 +115,13 @@ class MeteorDatabase(StatusMixin, RecordsMixin, BatchMixin, StoreCheckMixin, Use
     def transaction(self) -> Iterator[Connection]:
         """A connection in a write transaction, committed on success, rolled back on error.
 
-        Every write transaction advances the change counter (see ``_changes``).
+        Every write transaction rebuilds the wire JSON of the events it changed (see
+        ``_event_wire``) and advances the change counter (see ``_changes``).
         """
         with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as connection:
             with connection.begin():
                 yield connection
+                _event_wire.refresh_stale(connection)
                 _changes.bump_in_transaction(connection)
             _changes.bump_after_commit(connection)
 

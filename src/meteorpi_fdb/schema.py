@@ -303,6 +303,24 @@ t_changecounter = Table(
     Column("epoch", String(ID_LENGTH), nullable=False),
 )
 
+#: Each event's wire-format JSON (``Event.as_dict()`` as compact JSON text), kept by the write
+#: path so that a search page is a read of ready text (revision 0009; see ``_event_wire``).
+t_eventwire = Table(
+    "t_eventwire",
+    metadata,
+    Column("eventid", Integer, _cascade("t_event.internalid"), primary_key=True),
+    Column("body", Text, nullable=False),
+)
+
+#: Events whose wire JSON must be (re)built: marked by triggers on every table the JSON is made
+#: of, drained by the end of each write transaction. No foreign key: an event deleted in the
+#: same transaction leaves a mark that the drain drops.
+t_eventwirestale = Table(
+    "t_eventwirestale",
+    metadata,
+    Column("eventid", Integer, primary_key=True, autoincrement=False),
+)
+
 #: Files whose content was removed by housekeeping (``meteorpi prune``): the t_file row stays
 #: searchable (size and MD5 kept); the row here says the content is gone on purpose and when.
 t_prunedfile = Table(

@@ -1,0 +1,130 @@
+"""Events' wire JSON kept ready: t_eventwire, t_eventwirestale and the triggers that mark events
+stale whenever a table their JSON is made of changes (SQLite and PostgreSQL; see _event_wire).
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-01
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision = '0009'
+down_revision = '0008'
+branch_labels = None
+depends_on = None
+
+#: (table, the operations to watch, how the changed row names its events: 'event' for an
+#: event id column, 'file' for a file id column whose linked events are affected, 'status' for
+#: a camera status id whose events and files' events are affected), and the id column.
+_WATCHED = (
+    ('t_event', ('INSERT', 'UPDATE'), 'event', 'internalid'),
+    ('t_eventmeta', ('INSERT', 'UPDATE', 'DELETE'), 'event', 'eventid'),
+    ('t_event_to_file', ('INSERT', 'UPDATE', 'DELETE'), 'event', 'eventid'),
+    ('t_file', ('UPDATE',), 'file', 'internalid'),
+    ('t_filemeta', ('INSERT', 'UPDATE', 'DELETE'), 'file', 'fileid'),
+    ('t_camerastatus', ('UPDATE',), 'status', 'internalid'),
+)
+
+
+def _events_of(kind: str, ref: str) -> str:
+    """A SELECT of the ids (column ``eventid``) of the events a changed row with id ``ref`` affects."""
+    if kind == 'event':
+        return f'SELECT {ref} AS eventid'
+    if kind == 'file':
+        return f'SELECT eventid FROM t_event_to_file WHERE fileid = {ref}'
+    return (f'SELECT internalid AS eventid FROM t_event WHERE statusid = {ref} UNION SELECT l.eventid '
+            f'FROM t_event_to_file l JOIN t_file f ON f.internalid = l.fileid WHERE f.statusid = {ref}')
+
+
+def _sqlite_mark(kind: str, ref: str) -> str:
+    events = _events_of(kind, ref)
+    return (f'DELETE FROM t_eventwire WHERE eventid IN ({events}); '
+            f'INSERT INTO t_eventwirestale (eventid) SELECT x.eventid FROM ({events}) AS x '
+            'WHERE NOT EXISTS (SELECT 1 FROM t_eventwirestale s WHERE s.eventid = x.eventid);')
+
+
+def _sqlite_triggers() -> list[tuple[str, str]]:
+    triggers = []
+    for table, operations, kind, column in _WATCHED:
+        for operation in operations:
+            name = f'mpi_wire_{table.removeprefix("t_")}_{operation.lower()}'[:31]
+            rows = {'INSERT': ['NEW'], 'UPDATE': ['OLD', 'NEW'], 'DELETE': ['OLD']}[operation]
+            body = ' '.join(_sqlite_mark(kind, f'{row}.{column}') for row in rows)
+            triggers.append((name, f'CREATE TRIGGER {name} AFTER {operation} ON {table} '
+                                   f'FOR EACH ROW BEGIN {body} END'))
+    return triggers
+
+
+def _postgresql_function(kind: str, column: str) -> tuple[str, str]:
+    name = f'mpi_wire_{kind}_{column}'
+    mark = ("PERFORM mpi_wire_mark(ARRAY({events}));")
+    return name, (
+        f'CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN '
+        f"IF TG_OP <> 'INSERT' THEN {mark.format(events=_events_of(kind, f'OLD.{column}'))} END IF; "
+        f"IF TG_OP <> 'DELETE' THEN {mark.format(events=_events_of(kind, f'NEW.{column}'))} END IF; "
+        'RETURN NULL; END $$')
+
+
+_POSTGRESQL_MARK = (
+    'CREATE FUNCTION mpi_wire_mark(events integer[]) RETURNS void LANGUAGE sql AS $$ '
+    'DELETE FROM t_eventwire WHERE eventid = ANY(events); '
+    'INSERT INTO t_eventwirestale (eventid) SELECT DISTINCT unnest(events) ON CONFLICT DO NOTHING $$')
+
+
+def _create_triggers(dialect: str) -> None:
+    if dialect == 'sqlite':
+        for _, ddl in _sqlite_triggers():
+            op.execute(ddl)
+    elif dialect == 'postgresql':
+        op.execute(_POSTGRESQL_MARK)
+        functions = {}
+        for table, operations, kind, column in _WATCHED:
+            name, ddl = _postgresql_function(kind, column)
+            if name not in functions:
+                functions[name] = ddl
+                op.execute(ddl)
+            op.execute(f'CREATE TRIGGER mpi_wire AFTER {" OR ".join(operations)} ON {table} '
+                       f'FOR EACH ROW EXECUTE FUNCTION {name}()')
+
+
+def _drop_triggers(dialect: str) -> None:
+    if dialect == 'sqlite':
+        for name, _ in _sqlite_triggers():
+            op.execute(f'DROP TRIGGER {name}')
+    elif dialect == 'postgresql':
+        names = set()
+        for table, _, kind, column in _WATCHED:
+            op.execute(f'DROP TRIGGER mpi_wire ON {table}')
+            names.add(_postgresql_function(kind, column)[0])
+        for name in sorted(names):
+            op.execute(f'DROP FUNCTION {name}()')
+        op.execute('DROP FUNCTION mpi_wire_mark(integer[])')
+
+
+def upgrade() -> None:
+    op.create_table('t_eventwire',
+    sa.Column('eventid', sa.Integer(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['eventid'], ['t_event.internalid'], name=op.f('fk_eventwire_eventid'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('eventid', name=op.f('pk_t_eventwire'))
+    )
+    op.create_table('t_eventwirestale',
+    sa.Column('eventid', sa.Integer(), autoincrement=False, nullable=False),
+    sa.PrimaryKeyConstraint('eventid', name=op.f('pk_t_eventwirestale'))
+    )
+    dialect = op.get_bind().dialect.name
+    _create_triggers(dialect)
+    if dialect in ('sqlite', 'postgresql'):
+        # The JSON of the events already here, built by the code this release ships.
+        from meteorpi_fdb import _event_wire
+
+        _event_wire.mark_all_stale(op.get_bind())
+        _event_wire.refresh_stale(op.get_bind())
+
+
+def downgrade() -> None:
+    _drop_triggers(op.get_bind().dialect.name)
+    op.drop_table('t_eventwirestale')
+    op.drop_table('t_eventwire')
