@@ -27,9 +27,12 @@ INSTALLATION_ID = "aabbccddeeff"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses a database runs on every selected backend, or on those of them its
+    module names in ``BACKENDS`` (for checks that only mean something on some backends)."""
     if "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", [_backend_param(name) for name in backends.selected()],
-                             scope="session")
+        only = getattr(metafunc.module, "BACKENDS", None)
+        names = [name for name in backends.selected() if only is None or name in only]
+        metafunc.parametrize("backend", [_backend_param(name) for name in names], scope="session")
 
 
 def _backend_param(name: str):
