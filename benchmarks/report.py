@@ -85,14 +85,39 @@ def _marker(key: str) -> str:
 
 def merge(existing: str, rendered: str) -> str:
     """``rendered`` (a header and sections), with every section of ``existing`` whose key it
-    does not render kept, in place. A section without a marker (written before markers) is
-    keyed by its ``## Scale `name``` heading."""
+    does not render kept, in place, unless newer sections measure everything it measured (so
+    that no two sections give figures of one benchmark, scale and backend). A section without
+    a marker (written before markers) is keyed by its ``## Scale `name``` heading."""
     old = [(key, text) for key, text in _split(existing) if key is not None]
     new = [(key, text) for key, text in _split(rendered) if key is not None]
     replacing = dict(new)
-    sections = [replacing.pop(key, text) for key, text in old]
-    sections += [text for key, text in new if key in replacing]
+    kept = [(key, replacing.pop(key, text)) for key, text in old]
+    kept += [(key, text) for key, text in new if key in replacing]
+    sections = [text for key, text in kept if not _superseded(key, text, kept)]
     return "\n".join(HEADER) + "\n" + "".join(sections)
+
+
+def _superseded(key: str, text: str, sections: list[tuple[str, str]]) -> bool:
+    """Whether sections measured later hold every figure this suite section holds."""
+    measured, when = _measured(key), _when(text)
+    later = [_measured(other) for other, other_text in sections if other != key and _when(other_text) > when]
+    return bool(measured) and measured <= set().union(*later)
+
+
+def _when(text: str) -> str:
+    """The ISO time at the end of a section's heading ('' if none: older than any)."""
+    match = re.search(r"^## .*, (\d{4}-\d\d-\d\dT[^\s]+)$", text, re.MULTILINE)
+    return match.group(1) if match else ""
+
+
+def _measured(key: str) -> set[tuple[str, str, str]]:
+    """(scale, benchmark, backend) of every figure a suite section's key says it holds; empty
+    for other sections (one benchmark's own run), which only a section of their key replaces."""
+    match = re.fullmatch(r"scale-(\w+)-([\w+]+)-([\w+]+)", key)
+    if match is None:
+        return set()
+    scale, benchmarks, backends = match.groups()
+    return {(scale, benchmark, backend) for benchmark in benchmarks.split("+") for backend in backends.split("+")}
 
 
 def _split(text: str) -> list[tuple[str | None, str]]:
