@@ -99,25 +99,30 @@ def merge(existing: str, rendered: str) -> str:
 
 def _superseded(key: str, text: str, sections: list[tuple[str, str]]) -> bool:
     """Whether sections measured later hold every figure this suite section holds."""
-    measured, when = _measured(key), _when(text)
-    later = [_measured(other) for other, other_text in sections if other != key and _when(other_text) > when]
+    measured, when = _measured(key, text), _when(text)
+    later = [_measured(other, other_text) for other, other_text in sections
+             if other != key and _when(other_text) > when]
     return bool(measured) and measured <= set().union(*later)
+
+
+def _measured(key: str, text: str) -> set[tuple[str, str, str]]:
+    """(scale, benchmark, backend) of every figure in a suite section's tables; empty for other
+    sections (one benchmark's own run), which only a section of their key replaces."""
+    scale = re.fullmatch(r"scale-(\w+)-.*", key)
+    if scale is None:
+        return set()
+    figures = set()
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) == 7 and cells[0] not in ("benchmark", "---"):
+            figures.add((scale.group(1), cells[0], cells[2]))
+    return figures
 
 
 def _when(text: str) -> str:
     """The ISO time at the end of a section's heading ('' if none: older than any)."""
     match = re.search(r"^## .*, (\d{4}-\d\d-\d\dT[^\s]+)$", text, re.MULTILINE)
     return match.group(1) if match else ""
-
-
-def _measured(key: str) -> set[tuple[str, str, str]]:
-    """(scale, benchmark, backend) of every figure a suite section's key says it holds; empty
-    for other sections (one benchmark's own run), which only a section of their key replaces."""
-    match = re.fullmatch(r"scale-(\w+)-([\w+]+)-([\w+]+)", key)
-    if match is None:
-        return set()
-    scale, benchmarks, backends = match.groups()
-    return {(scale, benchmark, backend) for benchmark in benchmarks.split("+") for backend in backends.split("+")}
 
 
 def _split(text: str) -> list[tuple[str | None, str]]:
