@@ -8,8 +8,8 @@ were validated when written), and orjson writes the bytes Flask's ``jsonify`` wo
 written: compact, ASCII only (``\\uXXXX`` escapes), floats as Python's ``repr``, a final newline.
 
 On PostgreSQL a page is one statement: the count, the page, and each event's stored JSON
-(``_event_wire``) or, where there is none, each row's files and metadata as JSON aggregates. On SQLite it is one statement that writes the page's JSON itself
-(``_wire_sqlite``). Both run on the thread's raw read connection (``_raw``). Firebird reads the
+(``_event_wire``) or, where there is none, each row's files and metadata as JSON aggregates.
+On SQLite it is one statement that writes the page's JSON itself (``_wire_sqlite``). Both run on the thread's raw read connection (``_raw``). Firebird reads the
 count, the page and each relation with one statement apiece, as ``generators`` does.
 
 A page may also start after a *cursor*: the position (time, internal id) of the last row of
@@ -329,12 +329,12 @@ def _postgresql_statement(kind: _Kind, counter: SQLBuilder, page: SQLBuilder,
     (``_event_wire``) or, where there is none, the page's relations."""
     count_sql = counter.get_count_sql().replace("COUNT(*)", "COUNT(*) AS n", 1)
     if kind is FILES:
-        body, stored = "NULL AS body", ""
+        columns, stored = f"NULL AS body, {relations_sql(kind)}", ""
     else:
-        body, stored = "w.body", "LEFT JOIN t_eventwire w ON w.eventid = p.internalid "
-    sql = (f"SELECT counted.n, p.*, {body}, {relations_sql(kind, unless=body if stored else None)} "
-           f"FROM ({count_sql}) counted LEFT JOIN LATERAL ({page_sql}) p ON TRUE {stored}"
-           "ORDER BY 3 DESC, 2 DESC")
+        columns = f"w.body, {relations_sql(kind, unless='w.body')}"
+        stored = "LEFT JOIN t_eventwire w ON w.eventid = p.internalid "
+    sql = (f"SELECT counted.n, p.*, {columns} FROM ({count_sql}) counted "
+           f"LEFT JOIN LATERAL ({page_sql}) p ON TRUE {stored}ORDER BY 3 DESC, 2 DESC")
     return sql, [*counter.sql_args, *page.sql_args]
 
 
