@@ -28,49 +28,70 @@ _WATCHED = (
 )
 
 
-def _events_of(kind: str, ref: str) -> str:
-    """A SELECT of the ids (column ``eventid``) of the events a changed row with id ``ref`` affects."""
+def _events_of(kind: str, column: str, rows: str) -> str:
+    """A SELECT of the ids (column ``eventid``) of the events that the changed rows ``rows`` (a
+    table expression, aliased ``c``, with their id in ``column``) affect."""
     if kind == 'event':
-        return f'SELECT {ref} AS eventid'
+        return f'SELECT c.{column} AS eventid FROM {rows} c'
     if kind == 'file':
-        return f'SELECT eventid FROM t_event_to_file WHERE fileid = {ref}'
-    return (f'SELECT internalid AS eventid FROM t_event WHERE statusid = {ref} UNION SELECT l.eventid '
-            f'FROM t_event_to_file l JOIN t_file f ON f.internalid = l.fileid WHERE f.statusid = {ref}')
+        return f'SELECT l.eventid FROM t_event_to_file l JOIN {rows} c ON l.fileid = c.{column}'
+    return (f'SELECT e.internalid AS eventid FROM t_event e JOIN {rows} c ON e.statusid = c.{column} '
+            'UNION SELECT l.eventid FROM t_event_to_file l JOIN t_file f ON f.internalid = l.fileid '
+            f'JOIN {rows} c ON f.statusid = c.{column}')
 
 
-def _sqlite_mark(kind: str, ref: str) -> str:
-    events = _events_of(kind, ref)
+def _sqlite_mark(kind: str, column: str, row: str) -> str:
+    events = _events_of(kind, column, f'(SELECT {row}.{column} AS {column})')
     return (f'DELETE FROM t_eventwire WHERE eventid IN ({events}); '
             f'INSERT INTO t_eventwirestale (eventid) SELECT x.eventid FROM ({events}) AS x '
             'WHERE NOT EXISTS (SELECT 1 FROM t_eventwirestale s WHERE s.eventid = x.eventid);')
 
 
 def _sqlite_triggers() -> list[tuple[str, str]]:
+    """Row triggers (SQLite has no others), one per table and operation."""
     triggers = []
     for table, operations, kind, column in _WATCHED:
         for operation in operations:
             name = f'mpi_wire_{table.removeprefix("t_")}_{operation.lower()}'[:31]
             rows = {'INSERT': ['NEW'], 'UPDATE': ['OLD', 'NEW'], 'DELETE': ['OLD']}[operation]
-            body = ' '.join(_sqlite_mark(kind, f'{row}.{column}') for row in rows)
+            body = ' '.join(_sqlite_mark(kind, column, row) for row in rows)
             triggers.append((name, f'CREATE TRIGGER {name} AFTER {operation} ON {table} '
                                    f'FOR EACH ROW BEGIN {body} END'))
     return triggers
-
-
-def _postgresql_function(kind: str, column: str) -> tuple[str, str]:
-    name = f'mpi_wire_{kind}_{column}'
-    mark = ("PERFORM mpi_wire_mark(ARRAY({events}));")
-    return name, (
-        f'CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN '
-        f"IF TG_OP <> 'INSERT' THEN {mark.format(events=_events_of(kind, f'OLD.{column}'))} END IF; "
-        f"IF TG_OP <> 'DELETE' THEN {mark.format(events=_events_of(kind, f'NEW.{column}'))} END IF; "
-        'RETURN NULL; END $$')
 
 
 _POSTGRESQL_MARK = (
     'CREATE FUNCTION mpi_wire_mark(events integer[]) RETURNS void LANGUAGE sql AS $$ '
     'DELETE FROM t_eventwire WHERE eventid = ANY(events); '
     'INSERT INTO t_eventwirestale (eventid) SELECT DISTINCT unnest(events) ON CONFLICT DO NOTHING $$')
+
+#: Statement triggers see a statement's rows as transition tables: ``changed`` (the new rows,
+#: or the deleted ones) and, for an update, ``previous`` (the rows as they were).
+_TRANSITION = {'INSERT': 'NEW TABLE AS changed', 'DELETE': 'OLD TABLE AS changed',
+               'UPDATE': 'OLD TABLE AS previous NEW TABLE AS changed'}
+
+
+def _postgresql_function(kind: str, column: str) -> tuple[str, str]:
+    name = f'mpi_wire_{kind}_{column}'
+    return name, (
+        f'CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN '
+        f"PERFORM mpi_wire_mark(ARRAY({_events_of(kind, column, 'changed')})); "
+        f"IF TG_OP = 'UPDATE' THEN PERFORM mpi_wire_mark(ARRAY({_events_of(kind, column, 'previous')})); "
+        'END IF; RETURN NULL; END $$')
+
+
+def _postgresql_triggers() -> list[tuple[str, str, str]]:
+    """(table, trigger name, DDL): a statement trigger per table and operation, so that a bulk
+    write marks its events once, not once per row."""
+    return [(table, f'mpi_wire_{operation.lower()}',
+             f'CREATE TRIGGER mpi_wire_{operation.lower()} AFTER {operation} ON {table} '
+             f'REFERENCING {_TRANSITION[operation]} FOR EACH STATEMENT '
+             f'EXECUTE FUNCTION {_postgresql_function(kind, column)[0]}()')
+            for table, operations, kind, column in _WATCHED for operation in operations]
+
+
+def _postgresql_functions() -> dict[str, str]:
+    return dict(_postgresql_function(kind, column) for _, _, kind, column in _WATCHED)
 
 
 def _create_triggers(dialect: str) -> None:
@@ -79,14 +100,10 @@ def _create_triggers(dialect: str) -> None:
             op.execute(ddl)
     elif dialect == 'postgresql':
         op.execute(_POSTGRESQL_MARK)
-        functions = {}
-        for table, operations, kind, column in _WATCHED:
-            name, ddl = _postgresql_function(kind, column)
-            if name not in functions:
-                functions[name] = ddl
-                op.execute(ddl)
-            op.execute(f'CREATE TRIGGER mpi_wire AFTER {" OR ".join(operations)} ON {table} '
-                       f'FOR EACH ROW EXECUTE FUNCTION {name}()')
+        for ddl in _postgresql_functions().values():
+            op.execute(ddl)
+        for _, _, ddl in _postgresql_triggers():
+            op.execute(ddl)
 
 
 def _drop_triggers(dialect: str) -> None:
@@ -94,11 +111,9 @@ def _drop_triggers(dialect: str) -> None:
         for name, _ in _sqlite_triggers():
             op.execute(f'DROP TRIGGER {name}')
     elif dialect == 'postgresql':
-        names = set()
-        for table, _, kind, column in _WATCHED:
-            op.execute(f'DROP TRIGGER mpi_wire ON {table}')
-            names.add(_postgresql_function(kind, column)[0])
-        for name in sorted(names):
+        for table, name, _ in _postgresql_triggers():
+            op.execute(f'DROP TRIGGER {name} ON {table}')
+        for name in _postgresql_functions():
             op.execute(f'DROP FUNCTION {name}()')
         op.execute('DROP FUNCTION mpi_wire_mark(integer[])')
 
