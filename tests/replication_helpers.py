@@ -95,13 +95,14 @@ def target_db_url(backend: str, backend_template: str, tmp_path: Path) -> Iterat
 
 
 @pytest.fixture
-def start_node(tmp_path: Path) -> Iterator[Callable[..., Node]]:
-    """Start nodes on given database URLs; every node is stopped at the end of the test."""
+def start_node(make_store_location: Callable[[str], str]) -> Iterator[Callable[..., Node]]:
+    """Start nodes on given database URLs, each on its own file store of this test's kind
+    unless given; every node is stopped at the end of the test."""
     nodes: list[Node] = []
 
     def start(db_url: str, installation_id: str, settings: dict | None = None,
               file_store: str | None = None) -> Node:
-        store = file_store or str(tmp_path / f"files-{installation_id}-{len(nodes)}")
+        store = file_store or make_store_location(f"files-{installation_id}-{len(nodes)}")
         node = Node(db_url, store, installation_id, dict(settings or {})).start()
         nodes.append(node)
         return node

@@ -169,6 +169,7 @@ def store_db(make_db, store_location: str) -> MeteorDatabase:
     return make_db(file_store=store_location)
 
 
+@pytest.mark.both_stores
 def test_register_import_and_check_file_store(store_db: MeteorDatabase, tmp_path: Path):
     db = store_db
     make_status(db, valid_from=utc(2015, 1, 1))
@@ -187,6 +188,7 @@ def test_register_import_and_check_file_store(store_db: MeteorDatabase, tmp_path
     assert list(db.file_store.stored_ids()) == []
 
 
+@pytest.mark.both_stores
 def test_prune_and_rollback_remove_content_and_derived(store_db: MeteorDatabase, tmp_path: Path):
     db = store_db
     make_status(db, valid_from=utc(2015, 1, 1))
