@@ -46,6 +46,24 @@ USAGE_SECONDS = 300
 _COPY_LIMIT = 5 * 1024 ** 3
 
 
+#: Requests one client may have open at once (threads of a server share it).
+_MAX_CONNECTIONS = 50
+_CLIENTS: dict[tuple, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _make_client(arguments: dict[str, Any]) -> Any:
+    """A boto3 S3 client: path-style addressing, standard retries, checksums only where S3
+    requires them (the store sends and checks ``Content-MD5`` itself)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"max_attempts": 5, "mode": "standard"}, s3={"addressing_style": "path"},
+                    request_checksum_calculation="when_required", response_checksum_validation="when_required",
+                    max_pool_connections=_MAX_CONNECTIONS)
+    return boto3.session.Session().client("s3", config=config, **arguments)
+
+
 def _setting(*names: str, default: str | None = None) -> str | None:
     for name in names:
         value = os.environ.get(name)
@@ -82,7 +100,6 @@ class BucketStore(ContentStore):
         self.cache_dir = cache_dir or os.path.join(
             tempfile.gettempdir(), f"meteorpi-cache-{os.getuid()}",
             hashlib.sha256(f"{endpoint_url}|{self.location}".encode()).hexdigest()[:16])
-        self._local = threading.local()
         self._usage: tuple[float, int] | None = None
         self.parts = BucketPartStore(self)
 
@@ -110,18 +127,18 @@ class BucketStore(ContentStore):
 
     @property
     def client(self) -> Any:
-        """A boto3 S3 client for this process and thread (clients do not survive a fork)."""
-        local = self._local
-        if getattr(local, "pid", None) != os.getpid():
-            import boto3
-            from botocore.config import Config
-
-            config = Config(retries={"max_attempts": 5, "mode": "standard"}, s3={"addressing_style": "path"},
-                            request_checksum_calculation="when_required",
-                            response_checksum_validation="when_required")
-            local.client = boto3.session.Session().client("s3", config=config, **self._client_args)
-            local.pid = os.getpid()
-        return local.client
+        """The boto3 S3 client for these settings in this process, shared by every thread and
+        every store with the same settings: boto3 clients are thread-safe, and making one takes
+        a few hundred milliseconds, too long to pay for each request thread of a threaded
+        server. Clients do not survive a fork, so each process makes its own."""
+        key = (os.getpid(), *sorted(self._client_args.items()))
+        client = _CLIENTS.get(key)
+        if client is None:
+            with _CLIENTS_LOCK:
+                client = _CLIENTS.get(key)
+                if client is None:
+                    client = _CLIENTS[key] = _make_client(self._client_args)
+        return client
 
     def key_for_id(self, file_id: uuid.UUID) -> str:
         if not isinstance(file_id, uuid.UUID):
@@ -175,7 +192,7 @@ class BucketStore(ContentStore):
         found = self.stat(file_id)
         if found is None:
             raise FileNotFoundError(f"no content for file {file_id.hex} in {self.location}")
-        return io.BufferedReader(ObjectReader(self, self.key_for_id(file_id), found.size), CHUNK_SIZE)
+        return ObjectFile(ObjectReader(self, self.key_for_id(file_id), found.size), CHUNK_SIZE)
 
     def content_source(self, file_id: uuid.UUID) -> ContentSource:
         found = self.stat(file_id)
@@ -505,6 +522,18 @@ class ObjectReader(io.RawIOBase):
     def close(self) -> None:
         self._close_body()
         super().close()
+
+
+class ObjectFile(io.BufferedReader):
+    """An object's buffered reader that tells its size as ``len``, as an HTTP body: requests and
+    requests_toolbelt size a local file by ``fstat`` and anything else by ``len``, so without it
+    content read from a bucket could not be sent as a 2015 upload (a multipart body)."""
+
+    raw: ObjectReader
+
+    @property
+    def len(self) -> int:
+        return self.raw.size
 
 
 class _Exactly:
