@@ -244,10 +244,10 @@ def _status_dict(db: MeteorDatabase, status_id: uuid.UUID) -> dict:
 
 def assert_same_content(source_db: MeteorDatabase, target_db: MeteorDatabase,
                         records: list[model.FileRecord]) -> None:
-    """Every record's stored content is byte-identical on both nodes."""
+    """Every record's stored content is byte-identical on both nodes (read through each node's
+    store, whichever kind it is)."""
     for record in records:
-        with open(source_db.file_path_for_id(record.file_id), "rb") as a, \
-                open(target_db.file_path_for_id(record.file_id), "rb") as b:
+        with source_db.file_store.open(record.file_id) as a, target_db.file_store.open(record.file_id) as b:
             assert a.read() == b.read(), f"content of {record.file_id.hex} differs"
 
 
