@@ -21,7 +21,8 @@ os.environ.setdefault("MPI_ARGON2_PROFILE", "test")
 
 from meteorpi_fdb import MeteorDatabase  # noqa: E402
 from tests import backends  # noqa: E402
-from tests.object_store_helpers import s3_endpoint, store_kind, store_location  # noqa: E402,F401 (fixtures)
+from tests.object_store_helpers import (make_store_location, parametrise_stores, s3_endpoint,  # noqa: E402,F401
+                                        store_kind, store_location)
 
 INSTALLATION_ID = "aabbccddeeff"
 
@@ -33,6 +34,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         only = getattr(metafunc.module, "BACKENDS", None)
         names = [name for name in backends.selected() if only is None or name in only]
         metafunc.parametrize("backend", [_backend_param(name) for name in names], scope="session")
+    parametrise_stores(metafunc)
 
 
 def _backend_param(name: str):
@@ -65,12 +67,13 @@ def db_url(backend: str, backend_template: str, tmp_path: Path):
 
 
 @pytest.fixture
-def make_db(db_url: str, tmp_path: Path):
-    """Open (and later close) MeteorDatabase instances on this test's database."""
+def make_db(db_url: str, store_location: str):
+    """Open (and later close) MeteorDatabase instances on this test's database; the file store
+    is ``store_location`` (a directory, or a bucket for tests marked ``both_stores``) unless given."""
     opened: list[MeteorDatabase] = []
 
     def make(file_store: str | os.PathLike | None = None, installation_id: str = INSTALLATION_ID) -> MeteorDatabase:
-        store = file_store or tmp_path / "files"
+        store = file_store or store_location
         database = MeteorDatabase(db_url, str(store), installation_id=installation_id)
         opened.append(database)
         return database

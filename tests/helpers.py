@@ -100,3 +100,17 @@ def remote_file(db, status: model.CameraStatus, file_time: datetime, content: by
                   meta=[model.Meta("meteorpi:brightness", 4.0), model.Meta("meteorpi:seen", file_time)])
     fields.update(changes)
     return model.FileRecord(**fields)
+
+
+def store_names(store) -> list[str]:
+    """Everything a file store holds besides replication parts, through its interface (so it
+    reads the same for a directory and a bucket): content ids (hex) and strays (temporaries,
+    incomplete uploads, foreign names)."""
+    return sorted(file_id.hex for file_id in store.stored_ids()) + store.stray_files()
+
+
+def replace_content(db, file_id: uuid.UUID, content: bytes) -> None:
+    """Swap a file's stored content for ``content`` behind the database's back (a disk fault,
+    a bad restore), through the store's interface."""
+    db.file_store.remove(file_id)
+    db.file_store.put_stream(file_id, io.BytesIO(content))

@@ -1,5 +1,8 @@
 """A real S3-protocol server on loopback for the suite (moto's standalone server, the one s3fs's
-own suite uses), and the ``store_location`` fixture that runs a test on both file stores.
+own suite uses), and the fixtures that run a test on both file stores: mark it ``both_stores``
+(or name ``store_location`` in its signature) and every store it makes through ``make_db``,
+``make_server``, ``start_node`` or ``make_store_location`` is a directory in one run and a
+bucket prefix in the other.
 
 The server is one process per test process (session scope), started on a free port; its
 endpoint and dummy credentials go into ``os.environ`` (``MPI_S3_ENDPOINT_URL``,
@@ -12,9 +15,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import inspect
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 import requests
@@ -69,15 +73,56 @@ def bucket_location(name: str = "") -> str:
     return f"s3://{BUCKET}/{name or 'store'}-{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture(params=STORES)
-def store_kind(request: pytest.FixtureRequest) -> str:
-    return request.param
+#: The mark that runs a test (or, as ``pytestmark``, a module) on both stores.
+BOTH_STORES = "both_stores"
+#: The mark that keeps a test of a ``both_stores`` module on the directory store, with the
+#: reason as its argument (the test is about the directory itself: fsync, inodes, links).
+DIRECTORY_STORE = "directory_store"
+#: Fixtures that, named in a test's own signature, run it on both stores too.
+_STORE_FIXTURES = {"store_kind", "store_location"}
+
+
+def parametrise_stores(metafunc: pytest.Metafunc) -> None:
+    """The one place that decides which store a test runs on (called from conftest's
+    ``pytest_generate_tests``): both stores when the test is marked ``both_stores`` (itself or
+    by its module) or names ``store_location`` / ``store_kind`` itself, unless it is marked
+    ``directory_store``; otherwise the directory store alone (``store_kind``'s default), so an
+    unmarked test costs what it did."""
+    if "store_kind" not in metafunc.fixturenames:
+        return
+    pinned = metafunc.definition.get_closest_marker(DIRECTORY_STORE)
+    if pinned is not None:
+        if not pinned.args:
+            raise ValueError(f"{metafunc.definition.nodeid}: say why it is directory-only: "
+                             "@pytest.mark.directory_store('reason')")
+        return
+    named = set(inspect.signature(metafunc.function).parameters) & _STORE_FIXTURES
+    if metafunc.definition.get_closest_marker(BOTH_STORES) or named:
+        metafunc.parametrize("store_kind", [pytest.param(kind, id=kind) for kind in STORES], indirect=True)
 
 
 @pytest.fixture
-def store_location(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """Where this test's file store is: a directory, or a fresh prefix in the moto bucket."""
-    if store_kind == "bucket":
-        request.getfixturevalue("s3_endpoint")
-        return bucket_location()
-    return str(tmp_path / "files")
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """``directory`` or ``bucket``: as parametrised by :func:`parametrise_stores`, else ``directory``."""
+    return getattr(request, "param", "directory")
+
+
+@pytest.fixture
+def make_store_location(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """Make a fresh store location of this test's kind, named ``name``: ``tmp_path/name``, or a
+    fresh prefix in the moto bucket (the server is started on first use)."""
+
+    def make(name: str) -> str:
+        if store_kind == "bucket":
+            request.getfixturevalue("s3_endpoint")
+            return bucket_location(name)
+        return str(tmp_path / name)
+
+    return make
+
+
+@pytest.fixture
+def store_location(make_store_location: Callable[[str], str]) -> str:
+    """Where this test's file store is (what ``make_db`` and ``make_server`` use by default): a
+    directory, or a fresh prefix in the moto bucket."""
+    return make_store_location("files")

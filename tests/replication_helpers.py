@@ -95,13 +95,14 @@ def target_db_url(backend: str, backend_template: str, tmp_path: Path) -> Iterat
 
 
 @pytest.fixture
-def start_node(tmp_path: Path) -> Iterator[Callable[..., Node]]:
-    """Start nodes on given database URLs; every node is stopped at the end of the test."""
+def start_node(make_store_location: Callable[[str], str]) -> Iterator[Callable[..., Node]]:
+    """Start nodes on given database URLs, each on its own file store of this test's kind
+    unless given; every node is stopped at the end of the test."""
     nodes: list[Node] = []
 
     def start(db_url: str, installation_id: str, settings: dict | None = None,
               file_store: str | None = None) -> Node:
-        store = file_store or str(tmp_path / f"files-{installation_id}-{len(nodes)}")
+        store = file_store or make_store_location(f"files-{installation_id}-{len(nodes)}")
         node = Node(db_url, store, installation_id, dict(settings or {})).start()
         nodes.append(node)
         return node
@@ -243,10 +244,10 @@ def _status_dict(db: MeteorDatabase, status_id: uuid.UUID) -> dict:
 
 def assert_same_content(source_db: MeteorDatabase, target_db: MeteorDatabase,
                         records: list[model.FileRecord]) -> None:
-    """Every record's stored content is byte-identical on both nodes."""
+    """Every record's stored content is byte-identical on both nodes (read through each node's
+    store, whichever kind it is)."""
     for record in records:
-        with open(source_db.file_path_for_id(record.file_id), "rb") as a, \
-                open(target_db.file_path_for_id(record.file_id), "rb") as b:
+        with source_db.file_store.open(record.file_id) as a, target_db.file_store.open(record.file_id) as b:
             assert a.read() == b.read(), f"content of {record.file_id.hex} differs"
 
 

@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import quote_plus
 
@@ -71,14 +70,15 @@ class Client:
 
 
 @pytest.fixture
-def make_server(db_url: str, tmp_path: Path) -> Iterator[Callable[..., MeteorServer]]:
-    """Start MeteorServers on this test's database; each is stopped (port freed) afterwards."""
+def make_server(db_url: str, store_location: str) -> Iterator[Callable[..., MeteorServer]]:
+    """Start MeteorServers on this test's database and file store (``store_location``); each is
+    stopped (port freed) afterwards."""
     started: list[tuple[MeteorServer, Callable[[], None]]] = []
 
     def make(settings: dict[str, Any] | None = None, add_routes: bool = True,
              extra_routes: Callable[[MeteorApp], None] | None = None,
              **kwargs: Any) -> MeteorServer:
-        meteor_server = MeteorServer(db_url, str(tmp_path / "files"), 0, add_routes=add_routes,
+        meteor_server = MeteorServer(db_url, store_location, 0, add_routes=add_routes,
                                      installation_id=INSTALLATION_ID, settings=settings, **kwargs)
         if extra_routes is not None:
             extra_routes(meteor_server.meteor_app)

@@ -14,8 +14,11 @@ from sqlalchemy.exc import DBAPIError
 
 import meteorpi_model as model
 from meteorpi_fdb import DUPLICATE, FAILED, REGISTERED, file_store, schema
-from tests.helpers import make_file, make_status, utc, write_content
+from tests.helpers import make_file, make_status, store_names, utc, write_content
 from tests.test_durability import fail_metadata_inserts
+
+#: Batches place content in either store (tests/object_store_helpers.py).
+pytestmark = pytest.mark.both_stores
 
 T0 = utc(2024, 8, 1)
 OTHER = "b827eb000002"
@@ -58,17 +61,29 @@ def test_a_batch_registers_events_with_their_files_and_moves_the_sources(db, tmp
     assert db.check_file_store() == {"orphans": [], "missing": [], "strays": []}
 
 
-def test_copy_mode_leaves_the_sources(db, tmp_path):
+def copy_batch(db, tmp_path: Path) -> tuple[list[str], model.FileRecord]:
+    """Register two sources in copy mode: their paths and the first one's record."""
     make_status(db, None, T0)
     paths = sources(tmp_path, 2)
     with db.batch(copy=True) as batch:
         meteor = add_meteor(batch, paths, T0 + timedelta(hours=1))
     assert meteor.outcome == REGISTERED
-    assert all(os.path.exists(path) for path in paths)
-    record = meteor.entity.file_records[0]
+    return paths, meteor.entity.file_records[0]
+
+
+def test_copy_mode_leaves_the_sources(db, tmp_path):
+    paths, record = copy_batch(db, tmp_path)
+    assert [Path(path).read_bytes() for path in paths] == [b"content-0", b"content-1"]
+    assert db.file_store.hash_content(record.file_id) == (9, model.get_md5_hash(paths[0]))
+
+
+@pytest.mark.directory_store("a copy, not a hard link, is about the directory store's inodes")
+def test_copy_mode_copies_rather_than_links(db, tmp_path):
+    paths, record = copy_batch(db, tmp_path)
     assert os.stat(db.file_path_for_id(record.file_id)).st_ino != os.stat(paths[0]).st_ino
 
 
+@pytest.mark.directory_store("it counts fsyncs of the store's directory")
 def test_the_store_directory_is_flushed_once_per_batch(db, tmp_path, monkeypatch):
     make_status(db, None, T0)
     paths = sources(tmp_path, 20)
@@ -179,7 +194,7 @@ def test_a_failed_transaction_writes_nothing_and_leaves_every_source(db, tmp_pat
     assert {item.outcome for item in batch.items} == {FAILED}
     assert [Path(p).read_bytes() for p in paths] == [b"content-%d" % i for i in range(4)]
     assert count(db, schema.t_file) == 0 and count(db, schema.t_event) == 0
-    assert os.listdir(db.file_store.root) == []
+    assert store_names(db.file_store) == []
 
 
 def test_an_error_in_the_block_places_and_writes_nothing(db, tmp_path):
@@ -189,9 +204,10 @@ def test_an_error_in_the_block_places_and_writes_nothing(db, tmp_path):
         with db.batch() as batch:
             add_meteor(batch, paths, T0 + timedelta(hours=1))
             raise RuntimeError("changed my mind")
-    assert all(os.path.exists(p) for p in paths) and os.listdir(db.file_store.root) == []
+    assert all(os.path.exists(p) for p in paths) and store_names(db.file_store) == []
 
 
+@pytest.mark.directory_store("a source inside the store's directory is refused; a bucket has no directory")
 def test_bad_arguments_raise_at_once(db, tmp_path):
     paths = sources(tmp_path, 1)
     with db.batch() as batch:
@@ -291,7 +307,7 @@ def test_imports_check_status_size_and_md5(db, tmp_path):
     assert wrong_status.outcome == FAILED and "is not a known camera status" in wrong_status.error
     assert wrong_md5.outcome == FAILED and "does not match its content" in wrong_md5.error
     assert all(os.path.exists(p) for p in list(paths.values()) + list(corrupt_paths.values()))
-    assert count(db, schema.t_file) == 0 and os.listdir(db.file_store.root) == []
+    assert count(db, schema.t_file) == 0 and store_names(db.file_store) == []
 
 
 def test_imports_accept_content_already_in_the_store(db, tmp_path):

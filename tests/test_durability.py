@@ -16,7 +16,10 @@ from sqlalchemy.exc import DBAPIError
 
 import meteorpi_model as model
 from meteorpi_fdb import file_store, schema
-from tests.helpers import make_status, utc, write_content
+from tests.helpers import make_status, store_names, utc, write_content
+
+#: Content first, row second holds on both stores (tests/object_store_helpers.py).
+pytestmark = pytest.mark.both_stores
 
 T0 = utc(2015, 5, 1)
 FILE_TIME = T0 + timedelta(hours=3)
@@ -58,7 +61,7 @@ def assert_source_back_and_store_clean(db, path: str) -> None:
         assert reader.read() == CONTENT
     assert file_rows(db) == 0
     assert db.check_file_store() == {"orphans": [], "missing": [], "strays": []}
-    assert os.listdir(db.file_store.root) == []
+    assert store_names(db.file_store) == []
 
 
 def test_a_failed_insert_puts_the_file_back(db, tmp_path):
@@ -93,6 +96,7 @@ def file_rows_in(connection) -> int:
     return connection.execute(select(func.count()).select_from(schema.t_file)).scalar_one()
 
 
+@pytest.mark.directory_store("copying instead of hard-linking is the directory store's fallback")
 def test_copying_across_filesystems_is_undone_too(db, tmp_path, monkeypatch):
     make_status(db, None, T0)
     monkeypatch.setattr(file_store, "_try_link", lambda source, target: False)
@@ -103,6 +107,7 @@ def test_copying_across_filesystems_is_undone_too(db, tmp_path, monkeypatch):
     assert_source_back_and_store_clean(db, path)
 
 
+@pytest.mark.directory_store("copying instead of hard-linking is the directory store's fallback")
 def test_copying_across_filesystems_removes_the_source_after_the_commit(db, tmp_path, monkeypatch):
     make_status(db, None, T0)
     monkeypatch.setattr(file_store, "_try_link", lambda source, target: False)
@@ -141,7 +146,7 @@ CRASHING_REGISTER = textwrap.dedent("""
 def crash_while_registering(db, db_url: str, path: str, when: str) -> None:
     db.close()  # embedded Firebird lets one process at a time open a database file
     finished = subprocess.run(
-        [sys.executable, "-c", CRASHING_REGISTER, db_url, db.file_store.root, path, when],
+        [sys.executable, "-c", CRASHING_REGISTER, db_url, db.file_store_path, path, when],
         capture_output=True, text=True, timeout=120,
     )
     assert finished.returncode == 3, finished.stderr
@@ -161,6 +166,8 @@ def test_a_crash_after_placing_content_leaves_an_orphan_that_the_check_finds(db,
         assert reader.read() == CONTENT
 
 
+@pytest.mark.directory_store("it kills the copy at the directory store's rename; a kill during a bucket's "
+                             "multipart upload is tests/test_object_store_hosts.py's")
 def test_a_crash_while_copying_leaves_a_stray_temporary_file(db, db_url, tmp_path):
     make_status(db, None, T0)
     path = write_content(tmp_path / "in", CONTENT)

@@ -13,10 +13,8 @@ from meteorpi_fdb import schema
 from tests.helpers import make_event, make_file, make_status, utc
 
 
-@pytest.fixture
-def db(make_db, store_location: str):
-    """Every test here runs on both file stores: a directory and a bucket (tests/object_store_helpers.py)."""
-    return make_db(file_store=store_location)
+#: Every test here runs on both file stores: a directory and a bucket (tests/object_store_helpers.py).
+pytestmark = pytest.mark.both_stores
 
 
 T = utc(2015, 6, 1, 20)

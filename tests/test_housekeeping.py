@@ -21,10 +21,8 @@ from tests.server_helpers import (Client, cheap_password_hashing, client, encode
                                   make_server, server)
 
 
-@pytest.fixture
-def db(make_db, store_location: str):
-    """Every test here runs on both file stores: a directory and a bucket (tests/object_store_helpers.py)."""
-    return make_db(file_store=store_location)
+#: Every test here runs on both file stores: a directory and a bucket (tests/object_store_helpers.py).
+pytestmark = pytest.mark.both_stores
 
 
 NOW = utc(2024, 9, 1, 3)  # 03:00 on the night that began at noon on 31 August

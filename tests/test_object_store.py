@@ -9,7 +9,10 @@ import hashlib
 import io
 import json
 import os
+import threading
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,7 @@ import meteorpi_model as model
 from meteorpi_fdb import MeteorDatabase
 from meteorpi_fdb.housekeeping import HousekeepingPolicy
 from meteorpi_fdb.stores import IncompleteContent, Part, fingerprint, open_file_store
+from meteorpi_fdb.stores.bucket import BucketStore
 from tests.conftest import INSTALLATION_ID
 from tests.helpers import make_file, make_status, remote_file, remote_status, utc
 from tests.replication_helpers import (SOURCE_ID, TARGET_ID, add_import_user, assert_events_replicated,
@@ -169,6 +173,7 @@ def store_db(make_db, store_location: str) -> MeteorDatabase:
     return make_db(file_store=store_location)
 
 
+@pytest.mark.both_stores
 def test_register_import_and_check_file_store(store_db: MeteorDatabase, tmp_path: Path):
     db = store_db
     make_status(db, valid_from=utc(2015, 1, 1))
@@ -187,6 +192,7 @@ def test_register_import_and_check_file_store(store_db: MeteorDatabase, tmp_path
     assert list(db.file_store.stored_ids()) == []
 
 
+@pytest.mark.both_stores
 def test_prune_and_rollback_remove_content_and_derived(store_db: MeteorDatabase, tmp_path: Path):
     db = store_db
     make_status(db, valid_from=utc(2015, 1, 1))
@@ -324,3 +330,84 @@ def test_store_migrate_to_a_bucket_and_back_resumes_and_verifies(make_db, s3_end
     code, answer = run(bucket, back)  # the good copy, from the bucket; the rest is there already
     assert code == 0 and (answer["copied"], answer["skipped"]) == (1, 2)
     assert make_db(file_store=back).check_file_store() == {"orphans": [], "missing": [], "strays": []}
+
+
+# --- the bucket store's read-through cache ----------------------------------------------------
+
+CACHED = 400 * 1024  # three of these exceed a 1 MiB cache
+
+
+def _cached_store(monkeypatch, tmp_path: Path) -> tuple[BucketStore, dict[str, uuid.UUID], dict[uuid.UUID, bytes]]:
+    """A bucket store with a 1 MiB cache (``MPI_S3_CACHE_MB``) holding objects a, b, c, d."""
+    from tests.object_store_helpers import bucket_location
+
+    monkeypatch.setenv("MPI_S3_CACHE_MB", "1")
+    monkeypatch.setenv("MPI_S3_CACHE_DIR", str(tmp_path / "cache"))
+    store = open_file_store(bucket_location("cache"))
+    ids = {name: uuid.uuid4() for name in "abcd"}
+    contents = {file_id: os.urandom(CACHED) for file_id in ids.values()}
+    for file_id, data in contents.items():
+        store.put_stream(file_id, io.BytesIO(data))
+    return store, ids, contents
+
+
+def _used_ago(path: str, seconds: float) -> None:
+    """Mark a cached file as last used ``seconds`` ago (older than the grace period when > 60)."""
+    when = time.time() - seconds
+    os.utime(path, (when, when))
+
+
+def _cached(store: BucketStore) -> set[str]:
+    return set(os.listdir(store.cache.directory))
+
+
+def test_the_read_cache_evicts_the_least_recently_used_beyond_its_bound(s3_endpoint: str, monkeypatch,
+                                                                         tmp_path: Path):
+    store, ids, contents = _cached_store(monkeypatch, tmp_path)
+    assert store.cache.max_bytes == 1024 * 1024
+    a, b = (store.local_path(ids[name]) for name in "ab")
+    _used_ago(a, 300)
+    _used_ago(b, 200)
+    assert store.local_path(ids["a"]) == a  # a hit: a is now the most recently used
+    c = store.local_path(ids["c"])  # 1.2 MiB: b, the least recently used, goes
+    assert _cached(store) == {ids["a"].hex, ids["c"].hex}
+    for path, name in ((a, "a"), (c, "c")):
+        with open(path, "rb") as cached:
+            assert cached.read() == contents[ids[name]]
+    with open(store.local_path(ids["b"]), "rb") as refetched:  # fetched again when asked for
+        assert refetched.read() == contents[ids["b"]]
+    # Everything was used within the grace period: over the bound for now, nothing evicted.
+    assert _cached(store) == {ids[name].hex for name in "abc"}
+    assert sum(os.path.getsize(os.path.join(store.cache.directory, n)) for n in _cached(store)) > 1024 * 1024
+
+
+def test_a_cached_file_being_read_survives_its_eviction(s3_endpoint: str, monkeypatch, tmp_path: Path):
+    store, ids, contents = _cached_store(monkeypatch, tmp_path)
+    a = store.local_path(ids["a"])
+    store.local_path(ids["b"])
+    started, evicted = threading.Event(), threading.Event()
+
+    def read_slowly() -> bytes:
+        with open(a, "rb") as reader:
+            first = reader.read(1000)
+            started.set()
+            assert evicted.wait(30)
+            return first + reader.read()
+
+    with ThreadPoolExecutor(1) as pool:
+        reading = pool.submit(read_slowly)
+        assert started.wait(30)
+        _used_ago(a, 300)
+        store.local_path(ids["c"])  # over the bound: a, the least recently used, is removed
+        assert not os.path.exists(a)
+        evicted.set()
+        assert reading.result() == contents[ids["a"]]
+
+
+@pytest.mark.parametrize("value", ["lots", "-1"])
+def test_a_bad_cache_bound_is_refused(s3_endpoint: str, monkeypatch, value: str):
+    from tests.object_store_helpers import bucket_location
+
+    monkeypatch.setenv("MPI_S3_CACHE_MB", value)
+    with pytest.raises(ValueError, match="MPI_S3_CACHE_MB"):
+        open_file_store(bucket_location())

@@ -46,6 +46,7 @@ def all_meta_types() -> list[model.Meta]:
 # --- register_file ------------------------------------------------------------------------
 
 
+@pytest.mark.both_stores
 def test_register_file_moves_content_and_stores_the_record(db, tmp_path):
     status = make_status(db, None, T0)
     content = b"meteor image bytes"
@@ -347,6 +348,7 @@ def import_rows(db, table) -> list:
         return connection.execute(select(table)).all()
 
 
+@pytest.mark.both_stores
 def test_import_file_record_keeps_its_ids_and_logs_the_import(db):
     status = remote_status(db, T0)
     record = remote_file(db, status, REMOTE_FILE_TIME)
@@ -370,6 +372,7 @@ def test_importing_a_present_file_record_is_a_no_op(db):
     assert count_rows(db, schema.t_file) == 1
 
 
+@pytest.mark.both_stores
 def test_import_file_record_without_md5_stores_the_content_md5(db):
     status = remote_status(db, T0)
     record = remote_file(db, status, REMOTE_FILE_TIME, md5=None)
@@ -439,6 +442,7 @@ def remote_event(status, files, event_time=T0 + timedelta(hours=3), **changes) -
     return model.Event(**fields)
 
 
+@pytest.mark.both_stores
 def test_import_event_imports_missing_files_and_links_present_ones(db):
     status = remote_status(db, T0)
     present = remote_file(db, status, REMOTE_FILE_TIME)
@@ -455,6 +459,7 @@ def test_import_event_imports_missing_files_and_links_present_ones(db):
     assert len(import_rows(db, schema.t_eventimport)) == 1
 
 
+@pytest.mark.both_stores
 def test_import_event_links_locally_registered_files(db, tmp_path):
     status = make_status(db, None, T0)
     local = make_file(db, tmp_path, T0 + timedelta(minutes=1))
@@ -506,6 +511,7 @@ def test_import_event_is_all_or_nothing(db, case, message):
     assert count_rows(db, schema.t_eventimport) == 0
 
 
+@pytest.mark.both_stores
 def test_concurrent_imports_of_one_event_store_it_once(db):
     status = remote_status(db, T0)
     event = remote_event(status, [remote_file(db, status, REMOTE_FILE_TIME)])

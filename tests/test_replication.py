@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 import meteorpi_model as model
 from meteorpi_fdb import MeteorDatabase
 from meteorpi_fdb.exporter import ExportSettings
@@ -16,6 +18,7 @@ from tests.replication_helpers import (SOURCE_ID, TARGET_ID, add_import_user, al
 from tests.replication_helpers import protocol, source, start_node, target, target_db_url  # noqa: F401 (fixtures)
 
 
+@pytest.mark.both_stores
 def test_export_all_events(source, target, tmp_path, protocol):
     data = populate(source.db, tmp_path / "in", events=5, files_per_event=3, loose_files=2)
     config = configure_export(source.db, target.import_url, model.EventSearch())
@@ -50,6 +53,7 @@ def test_export_all_files_leaves_event_files_to_event_exports(source, target, tm
     assert len(all_files(target.db)) == 4
 
 
+@pytest.mark.both_stores
 def test_export_everything(source, target, tmp_path, protocol):
     populate(source.db, tmp_path / "in", events=4, files_per_event=3, loose_files=3)
     configure_export(source.db, target.import_url, model.EventSearch(), name="events")
@@ -180,6 +184,7 @@ def _next_export(exporter) -> list | None:
     return None if state is None else [state]
 
 
+@pytest.mark.both_stores
 def test_the_same_entity_from_two_exporters_at_once_is_imported_once(source, target, db_url, tmp_path, protocol):
     """Two configurations queue every event twice; two exporters send both copies concurrently."""
     populate(source.db, tmp_path / "in", events=8, files_per_event=3, loose_files=0)

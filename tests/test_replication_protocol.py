@@ -38,7 +38,7 @@ def upload(node, file_id: uuid.UUID, content: bytes, md5: str | None = None, aut
 
 
 def content_of(node, record: model.FileRecord) -> bytes:
-    with open(node.db.file_path_for_id(record.file_id), "rb") as reader:
+    with node.db.file_store.open(record.file_id) as reader:
         return reader.read()
 
 
@@ -50,6 +50,7 @@ def short(entity_id: uuid.UUID) -> dict:
     return {"type": "cached_entity", "cached_entity_id": entity_id.hex}
 
 
+@pytest.mark.both_stores
 def test_an_event_import_asks_for_status_then_each_file_then_completes(source, target, tmp_path):
     data = populate(source.db, tmp_path / "in", events=1, files_per_event=2, loose_files=0)
     event = data.events[0]
@@ -70,6 +71,7 @@ def test_an_event_import_asks_for_status_then_each_file_then_completes(source, t
     assert answer(target, event_message(event)) == {"state": "complete"}
 
 
+@pytest.mark.both_stores
 def test_a_file_import_needs_status_and_content(source, target, tmp_path):
     data = populate(source.db, tmp_path / "in", events=0, loose_files=1)
     record = data.loose_files[0]
@@ -100,6 +102,7 @@ def test_a_cache_miss_asks_for_the_full_entity(source, target, tmp_path):
     assert answer(target, event_message(event))["state"] == "need_status"
 
 
+@pytest.mark.both_stores
 def test_content_with_the_wrong_md5_is_never_accepted(source, target, tmp_path):
     data = populate(source.db, tmp_path / "in", events=1, files_per_event=1, loose_files=0)
     event, record = data.events[0], data.events[0].file_records[0]
@@ -109,14 +112,14 @@ def test_content_with_the_wrong_md5_is_never_accepted(source, target, tmp_path):
     # Bytes that do not match the MD5 in the URL: discarded, and the target asks again.
     response = upload(target, record.file_id, b"not the content", md5=record.md5)
     assert response.json() == {"state": "continue"}
-    assert not os.path.exists(target.db.file_path_for_id(record.file_id))
+    assert not target.db.file_store.has_content(record.file_id)
     assert answer(target, short(event.event_id)) == {"state": "need_file_data", "file_id": record.file_id.hex}
 
     # Bytes matching their own MD5 but not the record's (same size): discarded at import time.
     forged = bytes(record.file_size)
     assert upload(target, record.file_id, forged).json() == {"state": "continue"}
     assert answer(target, short(event.event_id)) == {"state": "need_file_data", "file_id": record.file_id.hex}
-    assert not os.path.exists(target.db.file_path_for_id(record.file_id))
+    assert not target.db.file_store.has_content(record.file_id)
     assert all_events(target.db) == []
 
     upload(target, record.file_id, content_of(source, record))
@@ -124,6 +127,7 @@ def test_content_with_the_wrong_md5_is_never_accepted(source, target, tmp_path):
     assert target.db.file_store.stray_files() == []
 
 
+@pytest.mark.both_stores
 def test_content_for_a_file_already_here_is_ignored(source, target, tmp_path):
     data = populate(source.db, tmp_path / "in", events=1, files_per_event=1, loose_files=0)
     configure_export(source.db, target.import_url, model.EventSearch())
@@ -173,6 +177,7 @@ def test_malformed_messages_are_answered_400(target, body, fragment):
     assert fragment in response.json()["message"]
 
 
+@pytest.mark.both_stores
 def test_malformed_uploads_are_answered_400(target):
     file_id = uuid.uuid4()
     good_md5 = hashlib.md5(b"x").hexdigest()
@@ -306,6 +311,7 @@ def test_timestamps_and_metadata_survive_the_trip(source, target, tmp_path):
     assert peak.value == original.event_time + timedelta(milliseconds=250)
 
 
+@pytest.mark.both_stores
 def test_an_event_sharing_a_file_already_here_needs_no_upload(source, target, tmp_path):
     data = populate(source.db, tmp_path / "in", events=1, files_per_event=2, loose_files=0)
     configure_export(source.db, target.import_url, model.EventSearch())

@@ -24,6 +24,7 @@ from tests.replication_helpers import (IMPORT_PASSWORD, IMPORT_USER, SOURCE_ID, 
                                        assert_events_replicated, assert_files_replicated,
                                        config_status, configure_export, drain_together, exporter_for, populate,
                                        record_answers)
+from tests.helpers import replace_content
 from tests.replication_helpers import source, start_node, target, target_db_url  # noqa: F401 (fixtures)
 
 AUTH = (IMPORT_USER, IMPORT_PASSWORD)
@@ -45,8 +46,9 @@ def _serve_2015_only(db_url: str, store: str):
 # --- discovery and fallback ---------------------------------------------------------------
 
 
-def test_a_v2_exporter_falls_back_to_2015_for_a_2015_target(source, target_db_url, tmp_path):
-    server, stop = _serve_2015_only(target_db_url, str(tmp_path / "old-target"))
+@pytest.mark.both_stores
+def test_a_v2_exporter_falls_back_to_2015_for_a_2015_target(source, target_db_url, make_store_location, tmp_path):
+    server, stop = _serve_2015_only(target_db_url, make_store_location("old-target"))
     try:
         populate(source.db, tmp_path / "in", events=3, files_per_event=2, loose_files=0)
         url = f"http://127.0.0.1:{server.port}/import"
@@ -66,6 +68,7 @@ def test_a_v2_exporter_falls_back_to_2015_for_a_2015_target(source, target_db_ur
         server.db.close()
 
 
+@pytest.mark.both_stores
 def test_a_2015_exporter_still_works_with_a_v2_target(source, target, tmp_path):
     populate(source.db, tmp_path / "in", events=2, files_per_event=2, loose_files=1)
     configure_export(source.db, target.import_url, model.EventSearch())
@@ -85,6 +88,7 @@ def test_capabilities_need_the_import_role(target):
 # --- batches ------------------------------------------------------------------------------
 
 
+@pytest.mark.both_stores
 def test_a_batch_is_a_handful_of_requests_and_nothing_is_sent_twice(source, target, tmp_path):
     data = populate(source.db, tmp_path / "in", events=12, files_per_event=3, loose_files=4, file_size=2000)
     configure_export(source.db, target.import_url, model.EventSearch(), name="events")
@@ -108,6 +112,7 @@ def test_a_batch_is_a_handful_of_requests_and_nothing_is_sent_twice(source, targ
     assert (again.complete, again.requests, again.bytes_sent) == (12, 1, 0)
 
 
+@pytest.mark.both_stores
 def test_batches_follow_the_count_and_byte_bounds(source, target, tmp_path):
     populate(source.db, tmp_path / "in", events=10, files_per_event=1, loose_files=0, file_size=1000)
     config = configure_export(source.db, target.import_url, model.EventSearch())
@@ -121,6 +126,7 @@ def test_batches_follow_the_count_and_byte_bounds(source, target, tmp_path):
     assert_events_replicated(source.db, target.db, expected_count=10)
 
 
+@pytest.mark.both_stores
 def test_content_the_target_holds_is_not_sent_again(source, target, tmp_path):
     data = populate(source.db, tmp_path / "in", events=2, files_per_event=2, loose_files=0)
     shared = data.events[0].file_records[0]
@@ -142,12 +148,12 @@ def test_content_the_target_holds_is_not_sent_again(source, target, tmp_path):
     assert_events_replicated(source.db, target.db, expected_count=2)
 
 
+@pytest.mark.both_stores
 def test_corrupt_content_fails_its_entity_alone(source, target, tmp_path):
     data = populate(source.db, tmp_path / "in", events=3, files_per_event=2, loose_files=0)
     bad = data.events[1]
-    path = source.db.file_path_for_id(bad.file_records[1].file_id)
-    with open(path, "r+b") as content:
-        content.write(b"\xff" * 16)  # same size, different MD5
+    content = _file_content(source.db, bad.file_records[1])
+    replace_content(source.db, bad.file_records[1].file_id, b"\xff" * 16 + content[16:])  # same size, other MD5
     config = configure_export(source.db, target.import_url, model.EventSearch())
     summary = _v2(source.db).run_once()
     assert (summary.complete, summary.failed) == (2, 1)
@@ -157,6 +163,7 @@ def test_corrupt_content_fails_its_entity_alone(source, target, tmp_path):
     assert target.db.check_file_store()["strays"] == []
 
 
+@pytest.mark.both_stores
 def test_an_inconsistent_entity_fails_alone_in_its_batch(source, target, tmp_path):
     data = populate(source.db, tmp_path / "in", events=3, files_per_event=1, loose_files=0)
     # The target knows another status block for the source camera at that time.
@@ -190,10 +197,11 @@ def test_the_camera_authorisation_hook_is_asked_once_per_camera(source, target, 
 
 
 def _file_content(db: MeteorDatabase, record: model.FileRecord) -> bytes:
-    with open(db.file_path_for_id(record.file_id), "rb") as content:
+    with db.file_store.open(record.file_id) as content:
         return content.read()
 
 
+@pytest.mark.both_stores
 def test_content_of_a_cut_batch_is_kept_and_reported_held(source, target, tmp_path):
     data = populate(source.db, tmp_path / "in", events=1, files_per_event=3, loose_files=0)
     records = data.events[0].file_records
@@ -219,6 +227,8 @@ def test_content_of_a_cut_batch_is_kept_and_reported_held(source, target, tmp_pa
     assert target.db.check_file_store() == {"orphans": [], "missing": [], "strays": []}
 
 
+@pytest.mark.directory_store("hard links and inodes are the directory store's; a bucket's server-side copy "
+                             "is test_object_store.py's")
 def test_a_verified_part_is_linked_into_the_store_not_copied(source, target, tmp_path):
     """Content is verified and flushed once, as it arrives: the import links that very file
     (same inode) into the store and removes the part after the commit."""
@@ -239,6 +249,7 @@ def test_a_verified_part_is_linked_into_the_store_not_copied(source, target, tmp
     assert target.db.check_file_store() == {"orphans": [], "missing": [], "strays": []}
 
 
+@pytest.mark.both_stores
 def test_a_batch_cut_by_a_target_restart_resumes(source, target, tmp_path, monkeypatch):
     from meteorpi_fdb import _exporter_v2
 
@@ -265,6 +276,7 @@ def test_a_batch_cut_by_a_target_restart_resumes(source, target, tmp_path, monke
 # --- two exporters, verify ----------------------------------------------------------------
 
 
+@pytest.mark.both_stores
 def test_two_batch_exporters_at_once_send_each_task_once(source, target, db_url, tmp_path):
     populate(source.db, tmp_path / "in", events=16, files_per_event=2, loose_files=6, file_size=1500)
     for name, search in (("events", model.EventSearch()), ("files", model.FileRecordSearch(exclude_events=True))):
@@ -282,6 +294,7 @@ def test_two_batch_exporters_at_once_send_each_task_once(source, target, db_url,
     assert_files_replicated(source.db, target.db, expected_count=38)
 
 
+@pytest.mark.both_stores
 def test_verify_repairs_a_target_that_lost_data(source, target, tmp_path):
     data = populate(source.db, tmp_path / "in", events=6, files_per_event=2, loose_files=0)
     config = configure_export(source.db, target.import_url, model.EventSearch())
@@ -338,6 +351,7 @@ def _content_frame(data: bytes, md5: str | None = None) -> bytes:
     return batch_stream.content_header(file_id, md5 or hashlib.md5(data).hexdigest(), len(data)) + data
 
 
+@pytest.mark.both_stores
 @pytest.mark.parametrize("body, fragment", [
     (b"", "MPI-BATCH/2"),
     (b"hello\n", "MPI-BATCH/2"),
@@ -434,6 +448,7 @@ def test_an_upload_stops_at_the_deadline_and_resumes_later(source, target, tmp_p
     assert_events_replicated(source.db, target.db, expected_count=3)
 
 
+@pytest.mark.both_stores
 def test_events_sharing_a_new_file_in_one_batch(source, target, tmp_path):
     data = populate(source.db, tmp_path / "in", events=1, files_per_event=2, loose_files=0)
     first = data.events[0]
@@ -444,4 +459,4 @@ def test_events_sharing_a_new_file_in_one_batch(source, target, tmp_path):
     assert (summary.complete, summary.failed) == (2, 0)
     assert target.db.get_event(second.event_id).file_records[0].file_id == first.file_records[1].file_id
     assert_events_replicated(source.db, target.db, expected_count=2)
-    assert not os.path.exists(target.db.part_store.root) or os.listdir(target.db.part_store.root) == []
+    assert not any(target.db.part_store.held(r.file_id, r.md5, r.file_size) for r in first.file_records)

@@ -12,6 +12,9 @@ from tests.conftest import INSTALLATION_ID
 from tests.helpers import make_file, make_status, utc
 from tests.server_helpers import Client, cheap_password_hashing, client, make_server, server  # noqa: F401
 
+#: Downloads stream from either store (tests/object_store_helpers.py).
+pytestmark = pytest.mark.both_stores
+
 CONTENT = bytes(range(256)) * 4  # 1024 bytes, each position recognisable
 
 
@@ -136,7 +139,7 @@ def test_bad_or_unknown_ids(client: Client, stored, file_id: str, status: int) -
 
 
 def test_record_whose_content_is_gone_is_404(client: Client, server, stored, url: str) -> None:
-    os.remove(server.db.file_path_for_id(stored.file_id))
+    server.db.file_store.remove(stored.file_id)
     response = client.get(url)
     assert response.status_code == 404
     assert response.json() == {"message": "No content for this file", "entity_id": stored.file_id.hex}

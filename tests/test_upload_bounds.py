@@ -11,6 +11,8 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 import meteorpi_model as model
 from tests.replication_helpers import IMPORT_PASSWORD, IMPORT_USER, SOURCE_ID
 from tests.server_helpers import Client, cheap_password_hashing, make_server  # noqa: F401
@@ -43,6 +45,7 @@ def _status(db) -> model.CameraStatus:
     return db.update_camera_status(status, time=model.now() - timedelta(days=1), camera_id=SOURCE_ID)
 
 
+@pytest.mark.both_stores
 def test_the_pending_quota_is_per_user_and_freed_when_records_arrive(make_server) -> None:
     server, http = _importer(make_server, MPI_UPLOAD_QUOTA_BYTES=1000)
     db = server.db
@@ -55,7 +58,7 @@ def test_the_pending_quota_is_per_user_and_freed_when_records_arrive(make_server
     second, refused = _upload(http, b"b" * 600)
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
     assert "quota" in refused.json()["message"] and IMPORT_USER in refused.json()["message"]
-    assert not Path(db.file_path_for_id(second)).exists()
+    assert not db.file_store.has_content(second)
     too_big = _upload(http, b"c" * 1200)[1]
     assert too_big.status_code == 413 and "larger than the quota" in too_big.json()["message"]
     again = _upload(http, first_content, first)[1]  # the same file again does not count twice
@@ -79,6 +82,7 @@ def test_the_pending_quota_is_per_user_and_freed_when_records_arrive(make_server
     assert _upload(http, b"b" * 600)[1].json() == {"state": "continue"}
 
 
+@pytest.mark.both_stores
 def test_expired_uploads_are_removed_but_never_referenced_content(db, tmp_path: Path) -> None:
     status = _status(db)
     now = int(time.time() * 1000)
@@ -96,19 +100,20 @@ def test_expired_uploads_are_removed_but_never_referenced_content(db, tmp_path: 
 
     assert db.remove_expired_uploads(3600) == [orphan]
 
-    assert not Path(db.file_path_for_id(orphan)).exists()
-    assert Path(db.file_path_for_id(kept)).exists() and Path(db.file_path_for_id(fresh)).exists()
+    assert not db.file_store.has_content(orphan)
+    assert db.file_store.has_content(kept) and db.file_store.has_content(fresh)
     assert [p["file_id"] for p in db.pending_uploads()] == [fresh]
     assert db.remove_expired_uploads(3600) == []
 
 
+@pytest.mark.both_stores
 def test_an_upload_removes_expired_uploads(make_server) -> None:
     server, http = _importer(make_server, MPI_UPLOAD_EXPIRY_SECONDS=60)
     stale = uuid.uuid4()
     server.db.file_store.put_stream(stale, io.BytesIO(b"never followed by its record"))
     server.db.record_pending_upload(stale, "someone", 28, now_ms=int(time.time() * 1000) - 61_000)
     assert _upload(http, b"new content")[1].json() == {"state": "continue"}
-    assert not Path(server.db.file_path_for_id(stale)).exists()
+    assert not server.db.file_store.has_content(stale)
     assert [p["user_id"] for p in server.db.pending_uploads()] == [IMPORT_USER]
 
 

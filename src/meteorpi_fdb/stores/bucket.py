@@ -15,7 +15,8 @@ worst an orphan object or an incomplete multipart upload, which ``check_file_sto
 (the upload as a ``.tmp-`` stray, aborted by ``meteorpi fsck --repair`` after the grace period).
 
 ``file_path_for_id`` (the 2015 contract: a local path) is a read-through cache: the content is
-fetched into ``MPI_S3_CACHE_DIR`` on first use (see docs/object-storage.md).
+fetched into ``MPI_S3_CACHE_DIR`` on first use, and the least recently used copies are evicted
+beyond ``MPI_S3_CACHE_MB`` (:mod:`meteorpi_fdb.stores.cache`; docs/object-storage.md).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from meteorpi_fdb.stores.base import (CHUNK_SIZE, DERIVED_DIRECTORY, PART_MAX_AG
                                       TEMPORARY_PREFIX, ContentSource, ContentStore, IncompleteContent, Part,
                                       PartStore, SourceFingerprint, StoredContent, StoredObject,
                                       checked_derived_name, checked_part_name)
+from meteorpi_fdb.stores.cache import DEFAULT_CACHE_MB, ReadCache, remove_quietly
 
 logger = logging.getLogger("meteorpi.db")
 
@@ -46,12 +48,39 @@ USAGE_SECONDS = 300
 _COPY_LIMIT = 5 * 1024 ** 3
 
 
+#: Requests one client may have open at once (threads of a server share it).
+_MAX_CONNECTIONS = 50
+_CLIENTS: dict[tuple, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _make_client(arguments: dict[str, Any]) -> Any:
+    """A boto3 S3 client: path-style addressing, standard retries, checksums only where S3
+    requires them (the store sends and checks ``Content-MD5`` itself)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"max_attempts": 5, "mode": "standard"}, s3={"addressing_style": "path"},
+                    request_checksum_calculation="when_required", response_checksum_validation="when_required",
+                    max_pool_connections=_MAX_CONNECTIONS)
+    return boto3.session.Session().client("s3", config=config, **arguments)
+
+
 def _setting(*names: str, default: str | None = None) -> str | None:
     for name in names:
         value = os.environ.get(name)
         if value:
             return value
     return default
+
+
+def _whole_number(name: str, default: int) -> int:
+    """The whole-number setting ``name`` from the environment, else ``default``."""
+    value = _setting(name, default=str(default))
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
 
 
 def parse_location(location: str) -> tuple[str, str]:
@@ -70,7 +99,8 @@ class BucketStore(ContentStore):
 
     def __init__(self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None,
                  region: str | None = None, access_key: str | None = None, secret_key: str | None = None,
-                 cache_dir: str | None = None, part_bytes: int = DEFAULT_PART_BYTES) -> None:
+                 cache_dir: str | None = None, cache_mb: int = DEFAULT_CACHE_MB,
+                 part_bytes: int = DEFAULT_PART_BYTES) -> None:
         if part_bytes < 5 * 1024 * 1024:
             raise ValueError("MPI_S3_PART_BYTES must be at least 5 MiB (S3's smallest part)")
         self.bucket, self.prefix = bucket, prefix
@@ -82,7 +112,7 @@ class BucketStore(ContentStore):
         self.cache_dir = cache_dir or os.path.join(
             tempfile.gettempdir(), f"meteorpi-cache-{os.getuid()}",
             hashlib.sha256(f"{endpoint_url}|{self.location}".encode()).hexdigest()[:16])
-        self._local = threading.local()
+        self.cache = ReadCache(self.cache_dir, cache_mb * 1024 * 1024)
         self._usage: tuple[float, int] | None = None
         self.parts = BucketPartStore(self)
 
@@ -92,36 +122,33 @@ class BucketStore(ContentStore):
         ``MPI_S3_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``, region
         ``MPI_S3_REGION`` / ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, credentials
         ``MPI_S3_ACCESS_KEY_ID`` / ``MPI_S3_SECRET_ACCESS_KEY`` (else boto3's usual chain:
-        ``AWS_*`` variables, profiles, instance roles), ``MPI_S3_CACHE_DIR`` and
-        ``MPI_S3_PART_BYTES``."""
+        ``AWS_*`` variables, profiles, instance roles), ``MPI_S3_CACHE_DIR``,
+        ``MPI_S3_CACHE_MB`` and ``MPI_S3_PART_BYTES``."""
         bucket, prefix = parse_location(location)
-        part_bytes = _setting("MPI_S3_PART_BYTES", default=str(DEFAULT_PART_BYTES))
-        try:
-            part_bytes_value = int(part_bytes)
-        except ValueError:
-            raise ValueError(f"MPI_S3_PART_BYTES must be a whole number, got {part_bytes!r}") from None
         return cls(bucket, prefix,
                    endpoint_url=_setting("MPI_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
                    region=_setting("MPI_S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
                    access_key=_setting("MPI_S3_ACCESS_KEY_ID"), secret_key=_setting("MPI_S3_SECRET_ACCESS_KEY"),
-                   cache_dir=_setting("MPI_S3_CACHE_DIR"), part_bytes=part_bytes_value)
+                   cache_dir=_setting("MPI_S3_CACHE_DIR"),
+                   cache_mb=_whole_number("MPI_S3_CACHE_MB", DEFAULT_CACHE_MB),
+                   part_bytes=_whole_number("MPI_S3_PART_BYTES", DEFAULT_PART_BYTES))
 
     # --- the client -----------------------------------------------------------------------
 
     @property
     def client(self) -> Any:
-        """A boto3 S3 client for this process and thread (clients do not survive a fork)."""
-        local = self._local
-        if getattr(local, "pid", None) != os.getpid():
-            import boto3
-            from botocore.config import Config
-
-            config = Config(retries={"max_attempts": 5, "mode": "standard"}, s3={"addressing_style": "path"},
-                            request_checksum_calculation="when_required",
-                            response_checksum_validation="when_required")
-            local.client = boto3.session.Session().client("s3", config=config, **self._client_args)
-            local.pid = os.getpid()
-        return local.client
+        """The boto3 S3 client for these settings in this process, shared by every thread and
+        every store with the same settings: boto3 clients are thread-safe, and making one takes
+        a few hundred milliseconds, too long to pay for each request thread of a threaded
+        server. Clients do not survive a fork, so each process makes its own."""
+        key = (os.getpid(), *sorted(self._client_args.items()))
+        client = _CLIENTS.get(key)
+        if client is None:
+            with _CLIENTS_LOCK:
+                client = _CLIENTS.get(key)
+                if client is None:
+                    client = _CLIENTS[key] = _make_client(self._client_args)
+        return client
 
     def key_for_id(self, file_id: uuid.UUID) -> str:
         if not isinstance(file_id, uuid.UUID):
@@ -141,29 +168,17 @@ class BucketStore(ContentStore):
     # --- reading --------------------------------------------------------------------------
 
     def path_for_id(self, file_id: uuid.UUID) -> str:
-        return os.path.join(self.cache_dir, self.key_for_id(file_id)[len(self.prefix):])
+        return self.cache.path(self.key_for_id(file_id)[len(self.prefix):])
 
     def local_path(self, file_id: uuid.UUID) -> str:
-        path = self.path_for_id(file_id)
+        """The file's copy in the bounded read-through cache (fetched if need be; see
+        :mod:`meteorpi_fdb.stores.cache`), or where it would be when there is no content."""
+        name = self.key_for_id(file_id)[len(self.prefix):]
         found = self.stat(file_id)
         if found is None:
-            _remove_quietly(path)
-            return path
-        try:
-            if os.path.getsize(path) == found.size:
-                return path
-        except FileNotFoundError:
-            pass
-        os.makedirs(self.cache_dir, mode=0o700, exist_ok=True)
-        temporary = os.path.join(self.cache_dir, f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}")
-        try:
-            with self.open(file_id) as reader, open(temporary, "wb") as writer:
-                while chunk := reader.read(CHUNK_SIZE):
-                    writer.write(chunk)
-            os.replace(temporary, path)
-        finally:
-            _remove_quietly(temporary)
-        return path
+            self.cache.discard(name)
+            return self.cache.path(name)
+        return self.cache.get(name, found.size, lambda: self.open(file_id))
 
     def stat(self, file_id: uuid.UUID) -> StoredObject | None:
         head = self._head(self.key_for_id(file_id))
@@ -175,7 +190,7 @@ class BucketStore(ContentStore):
         found = self.stat(file_id)
         if found is None:
             raise FileNotFoundError(f"no content for file {file_id.hex} in {self.location}")
-        return io.BufferedReader(ObjectReader(self, self.key_for_id(file_id), found.size), CHUNK_SIZE)
+        return ObjectFile(ObjectReader(self, self.key_for_id(file_id), found.size), CHUNK_SIZE)
 
     def content_source(self, file_id: uuid.UUID) -> ContentSource:
         found = self.stat(file_id)
@@ -372,7 +387,7 @@ class BucketStore(ContentStore):
         for page in self._listing(f"{self.prefix}{DERIVED_DIRECTORY}/{file_id.hex}."):
             keys += [item["Key"] for item in page.get("Contents", [])]
         self._delete(keys)
-        _remove_quietly(self.path_for_id(file_id))
+        remove_quietly(self.path_for_id(file_id))
 
     def _delete(self, keys: list[str]) -> None:
         self._usage = None
@@ -392,9 +407,7 @@ class BucketStore(ContentStore):
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
         keys = [item["Key"] for page in self._listing(self.prefix) for item in page.get("Contents", [])]
         self._delete(keys)
-        if os.path.isdir(self.cache_dir):
-            for entry in os.scandir(self.cache_dir):
-                _remove_quietly(entry.path)
+        self.cache.clear()
 
     # --- derived content ------------------------------------------------------------------
 
@@ -507,6 +520,18 @@ class ObjectReader(io.RawIOBase):
         super().close()
 
 
+class ObjectFile(io.BufferedReader):
+    """An object's buffered reader that tells its size as ``len``, as an HTTP body: requests and
+    requests_toolbelt size a local file by ``fstat`` and anything else by ``len``, so without it
+    content read from a bucket could not be sent as a 2015 upload (a multipart body)."""
+
+    raw: ObjectReader
+
+    @property
+    def len(self) -> int:
+        return self.raw.size
+
+
 class _Exactly:
     """Exactly ``size`` bytes of ``reader``; :class:`IncompleteContent` if it ends sooner."""
 
@@ -577,8 +602,3 @@ def _os_error(error: Exception, key: str) -> OSError:
     return OSError(f"bucket store: {key}: {error}")
 
 
-def _remove_quietly(path: str) -> None:
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass
