@@ -44,7 +44,7 @@ def _database_url(backend: str, scale: str) -> str:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    name = f"meteorpi_bench_{scale}"
+    name = _pg_database_name(scale)
     engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
@@ -54,26 +54,50 @@ def _database_url(backend: str, scale: str) -> str:
     return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
 
+def _pg_database_name(scale: str) -> str:
+    return f"meteorpi_bench_{scale}"
+
+
 def _open_populated(backend: str, scale: datagen.Scale, console: Console):
-    """A MeteorDatabase holding ``scale``'s data (generated once, reused by later runs)."""
+    """A MeteorDatabase holding ``scale``'s data (generated once, reused by later runs; a
+    database left by an interrupted or different load is discarded and generated again)."""
     from sqlalchemy import func, select
 
     from meteorpi_fdb import MeteorDatabase, schema
 
-    url = _database_url(backend, scale.name)
-    db = MeteorDatabase(url, str(RESULTS_DIR / f"files-{scale.name}-{backend}"), installation_id="b0000000ffff")
-    with db.engine.connect() as connection:
-        existing = connection.execute(select(func.count()).select_from(schema.t_event)).scalar()
-    if existing not in (0, scale.events):
-        db.clear_database()
-        existing = 0
-    if existing == 0:
+    def open_database() -> MeteorDatabase:
+        url = _database_url(backend, scale.name)
+        return MeteorDatabase(url, str(RESULTS_DIR / f"files-{scale.name}-{backend}"), installation_id="b0000000ffff")
+
+    db = open_database()
+    if not datagen.is_complete(db.engine, scale):
+        with db.engine.connect() as connection:
+            existing = connection.execute(select(func.count()).select_from(schema.t_event)).scalar()
+        if existing:
+            console.print(f"discarding an incomplete {scale.name} database on {backend}")
+            db.close()
+            _discard_database(backend, scale.name)
+            db = open_database()
         started = time.perf_counter()
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"generating {scale.events:,} events on {backend}", total=scale.events)
             datagen.generate(db.engine, scale, progress=lambda n: progress.advance(task, n))
         console.print(f"generated {scale.events:,} events on {backend} in {time.perf_counter() - started:.0f} s")
     return db, datagen.describe(db.engine, scale)
+
+
+def _discard_database(backend: str, scale: str) -> None:
+    """Remove the benchmark database of ``scale`` (the next open creates it empty)."""
+    if backend == "sqlite":
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            (RESULTS_DIR / f"bench-{scale}.db{suffix}").unlink(missing_ok=True)
+        return
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{_pg_database_name(scale)}" WITH (FORCE)'))
+    engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
