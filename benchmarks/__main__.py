@@ -12,6 +12,7 @@ import argparse
 import datetime
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -58,7 +59,7 @@ def _pg_database_name(scale: str) -> str:
     return f"meteorpi_bench_{scale}"
 
 
-def _open_populated(backend: str, scale: datagen.Scale, console: Console):
+def _open_populated(backend: str, scale: datagen.Scale, console: Console, notes: list[str]):
     """A MeteorDatabase holding ``scale``'s data (generated once, reused by later runs; a
     database left by an interrupted or different load is discarded and generated again)."""
     from sqlalchemy import func, select
@@ -82,7 +83,9 @@ def _open_populated(backend: str, scale: datagen.Scale, console: Console):
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"generating {scale.events:,} events on {backend}", total=scale.events)
             datagen.generate(db.engine, scale, progress=lambda n: progress.advance(task, n))
-        console.print(f"generated {scale.events:,} events on {backend} in {time.perf_counter() - started:.0f} s")
+        generated = f"generated {scale.events:,} events on {backend} in {time.perf_counter() - started:.0f} s"
+        console.print(generated)
+        notes += [f"This run first {generated}.", _common.load_note("after generating")]
     return db, datagen.describe(db.engine, scale)
 
 
@@ -115,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = dict(SETTINGS[args.scale])
     if args.search_repeats is not None:
         settings["search_repeats"] = args.search_repeats
+    notes = [_common.load_note("at the start of the run")]
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(chosen) - set(BENCHMARKS)
     if unknown:
@@ -127,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import search
 
         for backend in backends:
-            db, data = _open_populated(backend, scale, console)
+            db, data = _open_populated(backend, scale, console, notes)
             console.print(f"search on {backend} …")
             results += search.run(db, data, backend, settings["search_repeats"])
             memory[f"search ({backend}, in-process)"] = _common.peak_rss_mb()
@@ -136,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import activity
 
         for backend in backends:
-            db, data = _open_populated(backend, scale, console)
+            db, data = _open_populated(backend, scale, console, notes)
             console.print(f"activity on {backend} …")
             results += activity.run(db, data, backend, max(5, settings["search_repeats"] // 3))
             db.close()
@@ -185,8 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     _print(console, results, memory, scale)
     output = args.output or RESULTS_DIR / f"{scale.name}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
+    notes.append(_common.load_note("at the end of the run"))
     output.write_text(json.dumps({
         "scale": scale.name,
+        "command": " ".join(["python", "-m", "benchmarks", *map(shlex.quote, sys.argv[1:] if argv is None else argv)]),
+        "notes": notes,
         "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": _common.machine_info(),
         "results": [result.as_dict() for result in results],
