@@ -133,6 +133,8 @@ def is_complete(engine: Engine, scale: Scale) -> bool:
 class _Loader:
     """One driver connection that bulk-loads rows: defer indexes, write batches, rebuild."""
 
+    marker = "?"  # the driver's parameter marker
+
     def __init__(self, engine: Engine) -> None:
         self.pooled = engine.raw_connection()
         self.connection: Any = self.pooled.driver_connection
@@ -162,9 +164,8 @@ class _Loader:
         self.connection.commit()
 
     def close(self) -> None:
-        self.pooled.close()
-
-    marker = "?"
+        """Discard the connection instead of pooling it: its load-only settings stay with it."""
+        self.pooled.invalidate()
 
     def _deferrable(self) -> list[tuple[str, str]]:
         raise NotImplementedError
