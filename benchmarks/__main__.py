@@ -12,6 +12,7 @@ import argparse
 import datetime
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -44,7 +45,7 @@ def _database_url(backend: str, scale: str) -> str:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    name = f"meteorpi_bench_{scale}"
+    name = _pg_database_name(scale)
     engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
@@ -54,26 +55,52 @@ def _database_url(backend: str, scale: str) -> str:
     return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
 
-def _open_populated(backend: str, scale: datagen.Scale, console: Console):
-    """A MeteorDatabase holding ``scale``'s data (generated once, reused by later runs)."""
+def _pg_database_name(scale: str) -> str:
+    return f"meteorpi_bench_{scale}"
+
+
+def _open_populated(backend: str, scale: datagen.Scale, console: Console, notes: list[str]):
+    """A MeteorDatabase holding ``scale``'s data (generated once, reused by later runs; a
+    database left by an interrupted or different load is discarded and generated again)."""
     from sqlalchemy import func, select
 
     from meteorpi_fdb import MeteorDatabase, schema
 
-    url = _database_url(backend, scale.name)
-    db = MeteorDatabase(url, str(RESULTS_DIR / f"files-{scale.name}-{backend}"), installation_id="b0000000ffff")
-    with db.engine.connect() as connection:
-        existing = connection.execute(select(func.count()).select_from(schema.t_event)).scalar()
-    if existing not in (0, scale.events):
-        db.clear_database()
-        existing = 0
-    if existing == 0:
+    def open_database() -> MeteorDatabase:
+        url = _database_url(backend, scale.name)
+        return MeteorDatabase(url, str(RESULTS_DIR / f"files-{scale.name}-{backend}"), installation_id="b0000000ffff")
+
+    db = open_database()
+    if not datagen.is_complete(db.engine, scale):
+        with db.engine.connect() as connection:
+            existing = connection.execute(select(func.count()).select_from(schema.t_event)).scalar()
+        if existing:
+            console.print(f"discarding an incomplete {scale.name} database on {backend}")
+            db.close()
+            _discard_database(backend, scale.name)
+            db = open_database()
         started = time.perf_counter()
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"generating {scale.events:,} events on {backend}", total=scale.events)
             datagen.generate(db.engine, scale, progress=lambda n: progress.advance(task, n))
-        console.print(f"generated {scale.events:,} events on {backend} in {time.perf_counter() - started:.0f} s")
+        generated = f"generated {scale.events:,} events on {backend} in {time.perf_counter() - started:.0f} s"
+        console.print(generated)
+        notes += [f"This run first {generated}.", _common.load_note("after generating")]
     return db, datagen.describe(db.engine, scale)
+
+
+def _discard_database(backend: str, scale: str) -> None:
+    """Remove the benchmark database of ``scale`` (the next open creates it empty)."""
+    if backend == "sqlite":
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            (RESULTS_DIR / f"bench-{scale}.db{suffix}").unlink(missing_ok=True)
+        return
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{_pg_database_name(scale)}" WITH (FORCE)'))
+    engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = dict(SETTINGS[args.scale])
     if args.search_repeats is not None:
         settings["search_repeats"] = args.search_repeats
+    notes = [_common.load_note("at the start of the run")]
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(chosen) - set(BENCHMARKS)
     if unknown:
@@ -103,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import search
 
         for backend in backends:
-            db, data = _open_populated(backend, scale, console)
+            db, data = _open_populated(backend, scale, console, notes)
             console.print(f"search on {backend} …")
             results += search.run(db, data, backend, settings["search_repeats"])
             memory[f"search ({backend}, in-process)"] = _common.peak_rss_mb()
@@ -112,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import activity
 
         for backend in backends:
-            db, data = _open_populated(backend, scale, console)
+            db, data = _open_populated(backend, scale, console, notes)
             console.print(f"activity on {backend} …")
             results += activity.run(db, data, backend, max(5, settings["search_repeats"] // 3))
             db.close()
@@ -161,8 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     _print(console, results, memory, scale)
     output = args.output or RESULTS_DIR / f"{scale.name}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
+    notes.append(_common.load_note("at the end of the run"))
     output.write_text(json.dumps({
         "scale": scale.name,
+        "command": " ".join(["python", "-m", "benchmarks", *map(shlex.quote, sys.argv[1:] if argv is None else argv)]),
+        "notes": notes,
         "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": _common.machine_info(),
         "results": [result.as_dict() for result in results],

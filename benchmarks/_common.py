@@ -119,6 +119,12 @@ def machine_info() -> dict:
     }
 
 
+def load_note(when: str) -> str:
+    """The machine's load average ``when`` (e.g. "at the end of the run"), for a results note."""
+    loads = ", ".join(f"{load:.1f}" for load in os.getloadavg())
+    return f"Load average (1, 5, 15 min) {when}: {loads} on {os.cpu_count()} cores."
+
+
 #: Where single benchmarks write their JSON documents (rendered by ``python -m benchmarks.report``).
 RESULTS_DIR = Path(__file__).parent / "results"
 
@@ -138,9 +144,7 @@ def write_document(section: str, title: str, module: str, argv: list[str], resul
         "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(), "results": [result.as_dict() for result in results],
         "peak_rss_mb": memory or {}, "figures": figures or {},
-        "notes": (notes or []) + ["Load average (1, 5, 15 min) at the end of the run: "
-                                  + ", ".join(f"{load:.1f}" for load in os.getloadavg())
-                                  + f" on {os.cpu_count()} cores."],
+        "notes": (notes or []) + [load_note("at the end of the run")],
     }
     path = path or RESULTS_DIR / f"{section}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,18 @@
 """A fast, deterministic generator of realistic MeteorPi data at scale.
 
-It writes straight into the schema's tables with batched multi-row inserts (one statement per
-table per batch), not one ``register_event`` per row: at full scale (1,000,000 events from 100
-cameras over 3 years, 3 files each, 5 metadata values per event and per file) that is about
-27 million rows. File rows get no content on disk; search benchmarks do not read it.
+It writes straight into the schema's tables, not one ``register_event`` per row: at full scale
+(1,000,000 events from 100 cameras over 3 years, 3 files each, 5 metadata values per event and
+per file) that is about 27 million rows. File rows get no content on disk; search benchmarks do
+not read it.
+
+Loading is a bulk load (see :class:`_Loader`): the secondary indexes (and on PostgreSQL the
+foreign keys) of the tables it fills are dropped first and rebuilt once at the end, which sorts
+each index once instead of updating it row by row; SQLite writes without a journal or fsync
+during the load and gets its durable settings back before its file is checked
+(``foreign_key_check`` and ``quick_check``); PostgreSQL gets its rows by ``COPY`` and a
+``VACUUM ANALYZE`` at the end. What the load dropped is recorded in a table
+(:data:`DEFERRED_TABLE`) until it is rebuilt, so an interrupted load is recognised
+(:func:`is_complete`) and never taken for generated data.
 """
 
 from __future__ import annotations
@@ -12,9 +21,9 @@ import datetime
 import random
 import uuid
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable, Iterable
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, inspect, select, text
 
 import meteorpi_model as model
 from meteorpi_fdb import schema
@@ -25,6 +34,23 @@ STATUS_PERIOD_DAYS = 180
 FILES_PER_EVENT = 3
 METAS_PER_ENTITY = 5
 BATCH_EVENTS = 5_000
+#: Holds the statements that rebuild what a load dropped, from the drop until the rebuild.
+DEFERRED_TABLE = "datagen_deferred"
+#: The tables a load fills in bulk: their secondary indexes are built after the rows.
+BULK_TABLES = ("t_event", "t_eventmeta", "t_file", "t_filemeta", "t_event_to_file")
+STATUS_COLUMNS = ("internalid", "statusid", "cameraid", "validfrom", "softwareversion", "lens", "sensor",
+                  "insturl", "instname", "locationlatitude", "locationlongitude", "locationgps",
+                  "locationerror", "orientationaltitude", "orientationazimuth", "orientationerror",
+                  "orientationrotation", "widthoffield")
+REGION_COLUMNS = ("camerastatusid", "region", "pointorder", "x", "y")
+EVENT_COLUMNS = ("internalid", "eventid", "cameraid", "eventtime", "eventoffset", "eventtype", "statusid")
+FILE_COLUMNS = ("internalid", "fileid", "cameraid", "mimetype", "semantictype", "filetime", "fileoffset",
+                "filesize", "filename", "md5hex", "statusid")
+LINK_COLUMNS = ("eventid", "fileid", "sequencenumber")
+EVENT_META_COLUMNS = ("eventid", "metaindex", "metakey", "stringvalue", "floatvalue", "datevalue")
+FILE_META_COLUMNS = ("fileid", "metaindex", "metakey", "stringvalue", "floatvalue", "datevalue")
+FILE_KINDS = (("image/png", "meteorpi:meteor_image"), ("image/png", "meteorpi:preview"),
+              ("video/mp4", "meteorpi:video"))
 
 
 @dataclass(frozen=True)
@@ -76,25 +102,174 @@ def generate(engine: Engine, scale: Scale, seed: int = 42, progress: Callable[[i
     start_ms = model.utc_datetime_to_milliseconds(START)
     days = int(scale.years * 365)
     end_ms = start_ms + days * DAY_MS
-    cameras = _insert_cameras(engine, rng, scale, start_ms, days)
-    next_ids = {"event": 1, "file": 1}
-    written = 0
-    while written < scale.events:
-        batch = min(BATCH_EVENTS, scale.events - written)
-        _insert_event_batch(engine, rng, cameras, start_ms, days, batch, next_ids)
-        written += batch
-        if progress:
-            progress(batch)
+    loader = FAST_LOADERS[engine.dialect.name](engine)
+    try:
+        loader.defer_indexes()
+        cameras = _insert_cameras(loader, rng, scale, start_ms, days)
+        next_ids = {"event": 1, "file": 1}
+        written = 0
+        while written < scale.events:
+            batch = min(BATCH_EVENTS, scale.events - written)
+            _insert_event_batch(loader, rng, cameras, start_ms, days, batch, next_ids)
+            written += batch
+            if progress:
+                progress(batch)
+        loader.finish()
+    finally:
+        loader.close()
     _reset_sequences(engine)
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("ANALYZE"))
-        elif connection.dialect.name == "sqlite":
-            connection.execute(text("ANALYZE"))
     return Generated(scale, cameras, start_ms, end_ms, written, written * FILES_PER_EVENT)
 
 
-def _insert_cameras(engine: Engine, rng: random.Random, scale: Scale, start_ms: int, days: int) -> list[Camera]:
+def is_complete(engine: Engine, scale: Scale) -> bool:
+    """True when the database holds a finished load of ``scale`` (all its events, and nothing
+    left to rebuild from an interrupted load)."""
+    if inspect(engine).has_table(DEFERRED_TABLE):
+        return False
+    with engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(schema.t_event)).scalar() == scale.events
+
+
+class _Loader:
+    """One driver connection that bulk-loads rows: defer indexes, write batches, rebuild."""
+
+    marker = "?"  # the driver's parameter marker
+
+    def __init__(self, engine: Engine) -> None:
+        self.pooled = engine.raw_connection()
+        self.connection: Any = self.pooled.driver_connection
+
+    def defer_indexes(self) -> None:
+        """Record how to rebuild the bulk tables' secondary indexes, then drop them."""
+        deferred = self._deferrable()
+        cursor = self.connection.cursor()
+        cursor.execute(f"CREATE TABLE {DEFERRED_TABLE} (position INTEGER PRIMARY KEY, rebuild TEXT NOT NULL)")
+        for position, (_drop, rebuild) in enumerate(deferred):
+            cursor.execute(f"INSERT INTO {DEFERRED_TABLE} (position, rebuild) VALUES ({self.marker}, {self.marker})",
+                           (position, rebuild))
+        for drop, _rebuild in deferred:
+            cursor.execute(drop)
+        self.connection.commit()
+
+    def rebuild_indexes(self) -> None:
+        """Run the recorded rebuilds, then forget them (one transaction)."""
+        cursor = self.connection.cursor()
+        cursor.execute(f"SELECT rebuild FROM {DEFERRED_TABLE} ORDER BY position")
+        for (statement,) in cursor.fetchall():
+            cursor.execute(statement)
+        cursor.execute(f"DROP TABLE {DEFERRED_TABLE}")
+        self.connection.commit()
+
+    def commit(self) -> None:
+        self.connection.commit()
+
+    def close(self) -> None:
+        """Discard the connection instead of pooling it: its load-only settings stay with it."""
+        self.pooled.invalidate()
+
+    def _deferrable(self) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    def write(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        raise NotImplementedError
+
+
+class _SQLiteLoader(_Loader):
+    """executemany on one connection with no journal, no fsync and foreign keys unchecked until
+    the end, when the connection's durable settings come back and the file is checked."""
+
+    LOAD_PRAGMAS = ("journal_mode=OFF", "synchronous=OFF", "foreign_keys=OFF", "cache_size=-524288")
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        cursor = self.connection.cursor()
+        self.restore = [f"{name}={cursor.execute(f'PRAGMA {name}').fetchone()[0]}"
+                        for name in ("journal_mode", "synchronous", "foreign_keys", "cache_size")]
+        for pragma in self.LOAD_PRAGMAS:
+            cursor.execute(f"PRAGMA {pragma}")
+
+    def _deferrable(self) -> list[tuple[str, str]]:
+        names = ", ".join(f"'{table}'" for table in BULK_TABLES)
+        rows = self.connection.execute(
+            f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ({names}) "
+            "AND sql IS NOT NULL ORDER BY tbl_name, name").fetchall()  # sql is NULL for constraints' own
+        return [(f'DROP INDEX "{name}"', sql) for name, sql in rows]
+
+    def write(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+        if not self.connection.in_transaction:  # the engine turns pysqlite's own BEGIN off
+            self.connection.execute("BEGIN")
+        marks = ", ".join("?" * len(columns))
+        self.connection.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    def finish(self) -> None:
+        self.commit()
+        self.rebuild_indexes()
+        cursor = self.connection.cursor()
+        for pragma in self.restore:
+            cursor.execute(f"PRAGMA {pragma}")
+        violations = cursor.execute("PRAGMA foreign_key_check").fetchmany(5)
+        if violations:
+            raise RuntimeError(f"generated rows break foreign keys: {violations}")
+        problems = [row[0] for row in cursor.execute("PRAGMA quick_check").fetchall()]
+        if problems != ["ok"]:
+            raise RuntimeError(f"the generated database fails quick_check: {problems[:5]}")
+        cursor.execute("ANALYZE")
+        self.commit()
+
+
+class _PostgreSQLLoader(_Loader):
+    """COPY on one connection without waiting for WAL flushes; indexes and foreign keys are
+    rebuilt (the keys validated) at the end, then VACUUM ANALYZE sets the statistics and the
+    visibility map that index-only scans need."""
+
+    marker = "%s"
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        cursor = self.connection.cursor()
+        cursor.execute("SET synchronous_commit = off")
+        cursor.execute("SET maintenance_work_mem = '512MB'")
+        self.connection.commit()
+
+    def _deferrable(self) -> list[tuple[str, str]]:
+        cursor = self.connection.cursor()
+        tables = list(BULK_TABLES)
+        cursor.execute(
+            "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+            "WHERE c.contype = 'f' AND c.conrelid::regclass::text = ANY(%s) ORDER BY 1, 2", (tables,))
+        keys = [(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"',
+                 f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+                for table, name, definition in cursor.fetchall()]
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND tablename = ANY(%s) AND indexname NOT IN "
+            "(SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u', 'x')) ORDER BY tablename, indexname",
+            (tables,))
+        indexes = [(f'DROP INDEX "{name}"', definition) for name, definition in cursor.fetchall()]
+        # Rebuilt in this order: indexes first, then the keys (validated with the indexes there).
+        return indexes + keys
+
+    def write(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+        with self.connection.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def finish(self) -> None:
+        self.commit()
+        self.rebuild_indexes()
+        self.connection.autocommit = True
+        self.connection.execute("VACUUM ANALYZE")
+        self.connection.autocommit = False
+
+
+#: The backends the generator loads, by SQLAlchemy dialect name.
+FAST_LOADERS: dict[str, type[_Loader]] = {"sqlite": _SQLiteLoader, "postgresql": _PostgreSQLLoader}
+
+
+def _insert_cameras(loader: _Loader, rng: random.Random, scale: Scale, start_ms: int, days: int) -> list[Camera]:
     cameras = []
     status_rows, region_rows = [], []
     internal_id = 1
@@ -105,36 +280,23 @@ def _insert_cameras(engine: Engine, rng: random.Random, scale: Scale, start_ms: 
             camera.statuses.append((valid_from, internal_id))
             status_rows.append(_status_row(rng, camera, internal_id, valid_from))
             for order, (x, y) in enumerate([(0, 0), (1919, 0), (1919, 1079), (0, 1079)]):
-                region_rows.append({"camerastatusid": internal_id, "region": 0, "pointorder": order, "x": x, "y": y})
+                region_rows.append((internal_id, 0, order, x, y))
             internal_id += 1
         cameras.append(camera)
-    with engine.begin() as connection:
-        connection.execute(schema.t_camerastatus.insert(), status_rows)
-        connection.execute(schema.t_visibleregions.insert(), region_rows)
+    loader.write("t_camerastatus", STATUS_COLUMNS, status_rows)
+    loader.write("t_visibleregions", REGION_COLUMNS, region_rows)
+    loader.commit()
     return cameras
 
 
-def _status_row(rng: random.Random, camera: Camera, internal_id: int, valid_from: int) -> dict:
-    return {
-        "internalid": internal_id,
-        "statusid": uuid.UUID(int=rng.getrandbits(128)).hex,
-        "cameraid": camera.camera_id,
-        "validfrom": valid_from,
-        "softwareversion": 2,
-        "lens": "Computar 4mm f/1.2",
-        "sensor": "Sony IMX291",
-        "insturl": "https://meteorpi.example.org/site",
-        "instname": f"Site {camera.camera_id[-4:]}",
-        "locationlatitude": camera.latitude,
-        "locationlongitude": camera.longitude,
-        "locationgps": True,
-        "locationerror": 5.0,
-        "orientationaltitude": 60.0 + rng.uniform(-5, 5),
-        "orientationazimuth": rng.uniform(0, 360),
-        "orientationerror": 0.5,
-        "orientationrotation": 0.0,
-        "widthoffield": 90.0,
-    }
+def _status_row(rng: random.Random, camera: Camera, internal_id: int, valid_from: int) -> tuple:
+    """One t_camerastatus row in STATUS_COLUMNS' order (random draws in their historical order)."""
+    status_id = uuid.UUID(int=rng.getrandbits(128)).hex
+    altitude = 60.0 + rng.uniform(-5, 5)
+    azimuth = rng.uniform(0, 360)
+    return (internal_id, status_id, camera.camera_id, valid_from, 2, "Computar 4mm f/1.2", "Sony IMX291",
+            "https://meteorpi.example.org/site", f"Site {camera.camera_id[-4:]}", camera.latitude,
+            camera.longitude, True, 5.0, altitude, azimuth, 0.5, 0.0, 90.0)
 
 
 def _night_time_ms(rng: random.Random, start_ms: int, days: int) -> int:
@@ -148,7 +310,7 @@ def _offset_seconds(time_ms: int) -> int:
     return model.get_day_and_offset(model.milliseconds_to_utc_datetime(time_ms))["seconds"]
 
 
-def _insert_event_batch(engine, rng, cameras, start_ms, days, count, next_ids) -> None:
+def _insert_event_batch(loader: _Loader, rng, cameras, start_ms, days, count, next_ids) -> None:
     events, event_metas, files, file_metas, links = [], [], [], [], []
     for _ in range(count):
         camera = rng.choice(cameras)
@@ -157,32 +319,24 @@ def _insert_event_batch(engine, rng, cameras, start_ms, days, count, next_ids) -
         status = camera.status_at(time_ms)
         event_id = next_ids["event"]
         next_ids["event"] += 1
-        events.append({
-            "internalid": event_id, "eventid": uuid.UUID(int=rng.getrandbits(128)).hex,
-            "cameraid": camera.camera_id, "eventtime": time_ms, "eventoffset": offset,
-            "eventtype": "meteorpi:meteor", "statusid": status,
-        })
-        event_metas.extend(_metas("eventid", event_id, _event_meta_values(rng, time_ms)))
-        for sequence, (mime, semantic) in enumerate(
-            [("image/png", "meteorpi:meteor_image"), ("image/png", "meteorpi:preview"), ("video/mp4", "meteorpi:video")]
-        ):
+        events.append((event_id, uuid.UUID(int=rng.getrandbits(128)).hex, camera.camera_id, time_ms, offset,
+                       "meteorpi:meteor", status))
+        event_metas.extend(_metas(event_id, _event_meta_values(rng, time_ms)))
+        for sequence, (mime, semantic) in enumerate(FILE_KINDS):
             file_id = next_ids["file"]
             next_ids["file"] += 1
-            files.append({
-                "internalid": file_id, "fileid": uuid.UUID(int=rng.getrandbits(128)).hex,
-                "cameraid": camera.camera_id, "mimetype": mime, "semantictype": semantic,
-                "filetime": time_ms + sequence, "fileoffset": offset, "filesize": 50_000,
-                "filename": f"{semantic.split(':')[1]}.{mime.split('/')[1]}",
-                "md5hex": f"{rng.getrandbits(128):032x}", "statusid": status,
-            })
-            file_metas.extend(_metas("fileid", file_id, _file_meta_values(rng, time_ms)))
-            links.append({"eventid": event_id, "fileid": file_id, "sequencenumber": sequence})
-    with engine.begin() as connection:
-        connection.execute(schema.t_event.insert(), events)
-        connection.execute(schema.t_eventmeta.insert(), event_metas)
-        connection.execute(schema.t_file.insert(), files)
-        connection.execute(schema.t_filemeta.insert(), file_metas)
-        connection.execute(schema.t_event_to_file.insert(), links)
+            file_uuid = uuid.UUID(int=rng.getrandbits(128)).hex
+            md5 = f"{rng.getrandbits(128):032x}"
+            files.append((file_id, file_uuid, camera.camera_id, mime, semantic, time_ms + sequence, offset, 50_000,
+                          f"{semantic.split(':')[1]}.{mime.split('/')[1]}", md5, status))
+            file_metas.extend(_metas(file_id, _file_meta_values(rng, time_ms)))
+            links.append((event_id, file_id, sequence))
+    loader.write("t_event", EVENT_COLUMNS, events)
+    loader.write("t_eventmeta", EVENT_META_COLUMNS, event_metas)
+    loader.write("t_file", FILE_COLUMNS, files)
+    loader.write("t_filemeta", FILE_META_COLUMNS, file_metas)
+    loader.write("t_event_to_file", LINK_COLUMNS, links)
+    loader.commit()
 
 
 def _event_meta_values(rng: random.Random, time_ms: int) -> list[tuple[str, object]]:
@@ -205,21 +359,15 @@ def _file_meta_values(rng: random.Random, time_ms: int) -> list[tuple[str, objec
     ]
 
 
-def _metas(owner_column: str, owner_id: int, values: list[tuple[str, object]]) -> list[dict]:
-    rows = []
+def _metas(owner_id: int, values: list[tuple[str, object]]) -> Iterable[tuple]:
+    """Metadata rows in *_META_COLUMNS' order: (owner, index, key, string, float, date)."""
     for index, (key, value) in enumerate(values):
-        row = {owner_column: owner_id, "metaindex": index, "metakey": key,
-               "stringvalue": None, "floatvalue": None, "datevalue": None}
         if key.endswith("_at"):
-            row["datevalue"] = value
+            yield owner_id, index, key, None, None, value
         elif isinstance(value, str):
-            row["stringvalue"] = value
+            yield owner_id, index, key, value, None, None
         else:
-            row["floatvalue"] = float(value)
-        rows.append(row)
-    return rows
-
-
+            yield owner_id, index, key, None, float(value), None
 def _reset_sequences(engine: Engine) -> None:
     """Explicit ids bypass PostgreSQL's sequences: move each past the highest id written."""
     if engine.dialect.name != "postgresql":

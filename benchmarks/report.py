@@ -46,14 +46,21 @@ def render_document(document: dict) -> list[str]:
     backends = sorted({result["backend"] for result in document["results"]})
     key = f"scale-{document['scale']}-{'+'.join(measured)}-{'+'.join(backends)}"
     title = f"## Scale `{document['scale']}`: {', '.join(measured)} ({', '.join(backends)}), {document['when']}"
-    return [_marker(key), title, ""] + about + _tables(document)
+    return _with_command_and_notes([_marker(key), title, ""], document, about)
 
 
 def _single_benchmark(document: dict, about: list[str]) -> list[str]:
     """A section written by one benchmark's ``--json`` (replication, registration): its title,
     the exact command that produced it, the table, then its notes."""
-    lines = [_marker(document["section"]), f"## {document['title']}, {document['when']}", "",
-             f"Command: `{document['command']}`", ""] + about + _tables(document)
+    return _with_command_and_notes([_marker(document["section"]), f"## {document['title']}, {document['when']}", ""],
+                                   document, about)
+
+
+def _with_command_and_notes(heading: list[str], document: dict, about: list[str]) -> list[str]:
+    """``heading``, the exact command (when the document names it), the machine, the tables,
+    then the document's notes."""
+    command = [f"Command: `{document['command']}`", ""] if "command" in document else []
+    lines = heading + command + about + _tables(document)
     lines += [f"- {note}" for note in document.get("notes", [])]
     return lines + ([""] if document.get("notes") else [])
 
