@@ -10,7 +10,9 @@ foreign keys) of the tables it fills are dropped first and rebuilt once at the e
 each index once instead of updating it row by row; SQLite writes without a journal or fsync
 during the load and gets its durable settings back before its file is checked
 (``foreign_key_check`` and ``quick_check``); PostgreSQL gets its rows by ``COPY`` and a
-``VACUUM ANALYZE`` at the end. What the load dropped is recorded in a table
+``VACUUM ANALYZE`` at the end. The triggers that keep each event's stored wire JSON
+(``meteorpi_fdb._event_wire``) are dropped with the indexes, and the JSON is built once after
+the load, as the write path would have kept it. What the load dropped is recorded in a table
 (:data:`DEFERRED_TABLE`) until it is rebuilt, so an interrupted load is recognised
 (:func:`is_complete`) and never taken for generated data.
 """
@@ -26,7 +28,7 @@ from typing import Any, Callable, Iterable
 from sqlalchemy import Engine, func, inspect, select, text
 
 import meteorpi_model as model
-from meteorpi_fdb import schema
+from meteorpi_fdb import _event_wire, schema
 
 START = datetime.datetime(2023, 1, 1, tzinfo=datetime.timezone.utc)
 DAY_MS = 86_400_000
@@ -118,6 +120,9 @@ def generate(engine: Engine, scale: Scale, seed: int = 42, progress: Callable[[i
     finally:
         loader.close()
     _reset_sequences(engine)
+    with engine.begin() as connection:  # every event's stored wire JSON, as writes keep it
+        _event_wire.mark_all_stale(connection)
+        _event_wire.refresh_stale(connection)
     return Generated(scale, cameras, start_ms, end_ms, written, written * FILES_PER_EVENT)
 
 
@@ -196,7 +201,12 @@ class _SQLiteLoader(_Loader):
         rows = self.connection.execute(
             f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ({names}) "
             "AND sql IS NOT NULL ORDER BY tbl_name, name").fetchall()  # sql is NULL for constraints' own
-        return [(f'DROP INDEX "{name}"', sql) for name, sql in rows]
+        triggers = self.connection.execute(
+            f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({names}) "
+            "ORDER BY tbl_name, name").fetchall()
+        # Triggers mark the events' stored JSON stale row by row: the load builds it once instead.
+        return ([(f'DROP INDEX "{name}"', sql) for name, sql in rows] +
+                [(f'DROP TRIGGER "{name}"', sql) for name, sql in triggers])
 
     def write(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
         if not self.connection.in_transaction:  # the engine turns pysqlite's own BEGIN off
@@ -249,8 +259,13 @@ class _PostgreSQLLoader(_Loader):
             "(SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u', 'x')) ORDER BY tablename, indexname",
             (tables,))
         indexes = [(f'DROP INDEX "{name}"', definition) for name, definition in cursor.fetchall()]
-        # Rebuilt in this order: indexes first, then the keys (validated with the indexes there).
-        return indexes + keys
+        cursor.execute(
+            "SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(oid) FROM pg_trigger "
+            "WHERE NOT tgisinternal AND tgrelid::regclass::text = ANY(%s) ORDER BY 1, 2", (tables,))
+        triggers = [(f'DROP TRIGGER "{name}" ON {table}', definition) for table, name, definition in cursor.fetchall()]
+        # Rebuilt in this order: indexes first, then the keys (validated with the indexes there),
+        # then the triggers that mark events' stored JSON stale (the load builds it once instead).
+        return indexes + keys + triggers
 
     def write(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
         with self.connection.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:

@@ -9,9 +9,12 @@ PostgreSQL COPY) must write exactly the same rows, on every backend it supports.
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
+
+import meteorpi_model as model
 
 from benchmarks import datagen
 from meteorpi_fdb import schema
@@ -34,10 +37,8 @@ def rows_digest(engine) -> str:
     return digest.hexdigest()
 
 
-@pytest.fixture
-def supported(backend: str) -> None:
-    if backend not in datagen.FAST_LOADERS:
-        pytest.skip(f"the benchmarks do not generate data on {backend}")
+#: The backends the benchmarks generate data on.
+BACKENDS = tuple(datagen.FAST_LOADERS)
 
 
 def index_names(engine) -> dict[str, set[str]]:
@@ -46,18 +47,33 @@ def index_names(engine) -> dict[str, set[str]]:
     return {table: {index["name"] for index in inspector.get_indexes(table)} for table in datagen.BULK_TABLES}
 
 
-def test_generates_the_same_rows_as_ever_and_rebuilds_every_index(supported, db) -> None:
-    before = index_names(db.engine)
+def trigger_names(engine) -> set[str]:
+    sql = ("SELECT name FROM sqlite_master WHERE type = 'trigger'" if engine.dialect.name == "sqlite"
+           else "SELECT tgrelid::regclass::text || '.' || tgname FROM pg_trigger WHERE NOT tgisinternal")
+    with engine.connect() as connection:
+        return set(connection.execute(text(sql)).scalars())
+
+
+def test_generates_the_same_rows_as_ever_and_rebuilds_every_index(db) -> None:
+    before, triggers = index_names(db.engine), trigger_names(db.engine)
     summary = datagen.generate(db.engine, TINY)
     assert (summary.events, summary.files) == (TINY.events, TINY.events * datagen.FILES_PER_EVENT)
     assert rows_digest(db.engine) == EXPECTED_DIGEST
     assert index_names(db.engine) == before
     assert all(before.values())
+    assert trigger_names(db.engine) == triggers and len(triggers) > 5
     assert datagen.is_complete(db.engine, TINY)
     assert datagen.describe(db.engine, TINY).events == TINY.events
+    # Every event's stored JSON is there and is what the objects render (see test_event_wire).
+    events = db.search_events(model.EventSearch(limit=0))["events"]
+    with db.engine.connect() as connection:
+        stored = dict(connection.execute(select(schema.t_event.c.eventid, schema.t_eventwire.c.body).join(
+            schema.t_eventwire, schema.t_eventwire.c.eventid == schema.t_event.c.internalid)).all())
+    assert len(stored) == TINY.events
+    assert all(json.loads(stored[event.event_id.hex]) == event.as_dict() for event in events)
 
 
-def test_an_interrupted_load_is_not_taken_for_data(supported, db) -> None:
+def test_an_interrupted_load_is_not_taken_for_data(db) -> None:
     def interrupt(_written: int) -> None:
         raise KeyboardInterrupt
 
