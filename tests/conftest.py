@@ -29,7 +29,8 @@ INSTALLATION_ID = "aabbccddeeff"
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test that uses a database runs on every selected backend, or on those of them its
-    module names in ``BACKENDS`` (for checks that only mean something on some backends)."""
+    module names in ``BACKENDS`` (for checks that only mean something on some backends); tests
+    that touch stored content also run on each file store (``parametrise_stores``)."""
     if "backend" in metafunc.fixturenames:
         only = getattr(metafunc.module, "BACKENDS", None)
         names = [name for name in backends.selected() if only is None or name in only]
