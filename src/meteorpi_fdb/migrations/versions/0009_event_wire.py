@@ -6,8 +6,12 @@ Revises: 0008
 Create Date: 2026-12-01
 """
 
+import logging
+
 import sqlalchemy as sa
 from alembic import op
+
+logger = logging.getLogger("meteorpi.db")
 
 
 revision = '0009'
@@ -135,8 +139,9 @@ def upgrade() -> None:
         # The JSON of the events already here, built by the code this release ships.
         from meteorpi_fdb import _event_wire
 
+        logger.info("Building the stored wire JSON of every event (once: about 3 minutes per million events on SQLite)")
         _event_wire.mark_all_stale(op.get_bind())
-        _event_wire.refresh_stale(op.get_bind())
+        logger.info("Built the stored wire JSON of %d events", _event_wire.refresh_stale(op.get_bind()))
 
 
 def downgrade() -> None:
