@@ -139,7 +139,7 @@ def upgrade() -> None:
         # The JSON of the events already here, built by the code this release ships.
         from meteorpi_fdb import _event_wire
 
-        logger.info("Building the stored wire JSON of every event (once: about 3 minutes per million events on SQLite)")
+        logger.info("Building the stored wire JSON of every event (once: a few minutes per million events)")
         _event_wire.mark_all_stale(op.get_bind())
         logger.info("Built the stored wire JSON of %d events", _event_wire.refresh_stale(op.get_bind()))
 
