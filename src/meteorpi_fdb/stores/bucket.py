@@ -600,5 +600,3 @@ def _status(error: Any) -> int | None:
 
 def _os_error(error: Exception, key: str) -> OSError:
     return OSError(f"bucket store: {key}: {error}")
-
-
