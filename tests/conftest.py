@@ -60,6 +60,13 @@ def backend_template(backend: str, tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture
+def node_store(store_kind: str, make_store_location, data_dir: Path) -> str:
+    """The file store of a CLI test's node (its module's ``data_dir``, see tests/test_cli.py):
+    the CLI's default DATA_DIR/files, or a bucket prefix when the test runs on the bucket store."""
+    return make_store_location("node") if store_kind == "bucket" else str(data_dir / "files")
+
+
+@pytest.fixture
 def db_url(backend: str, backend_template: str, tmp_path: Path):
     """The URL of a new, empty, migrated database for this test alone."""
     url = backends.copy_template(backend, backend_template, tmp_path / "meteorpi.db")

@@ -8,6 +8,7 @@ The ``cli`` fixture defined here is imported by the other ``test_cli_*`` modules
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,12 +38,25 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "node"
 
 
+def node_options(db_url: str, data_dir: Path, node_store: str) -> list[str]:
+    """``--data-dir``, ``--db`` and, for a bucket, ``--file-store``: the node of ``cli``."""
+    options = ["--data-dir", str(data_dir), "--db", db_url]
+    return options + (["--file-store", node_store] if node_store.startswith("s3://") else [])
+
+
+def node_environment(**settings: str) -> dict[str, str]:
+    """The environment of a ``meteorpi`` process: this one's without its ``MPI_*`` settings,
+    except where the bucket store is (``MPI_S3_*``), plus ``settings``."""
+    return {**{key: value for key, value in os.environ.items()
+               if not key.startswith("MPI_") or key.startswith("MPI_S3_")}, **settings}
+
+
 @pytest.fixture
-def cli(db_url: str, data_dir: Path) -> Cli:
+def cli(db_url: str, data_dir: Path, node_store: str) -> Cli:
     """Run ``meteorpi --data-dir … --db … ARGS``; check the exit code (``expect``)."""
 
     def run(*args: str, expect: int = 0, input: str | None = None) -> Result:
-        result = CliRunner().invoke(main, ["--data-dir", str(data_dir), "--db", db_url, *args],
+        result = CliRunner().invoke(main, [*node_options(db_url, data_dir, node_store), *args],
                                     input=input, catch_exceptions=False)
         assert result.exit_code == expect, result.output
         assert "Traceback" not in result.output
@@ -52,9 +66,9 @@ def cli(db_url: str, data_dir: Path) -> Cli:
 
 
 @pytest.fixture
-def node_db(make_db, data_dir: Path):
+def node_db(make_db, node_store: str):
     """A MeteorDatabase on the same database and file store as the ``cli`` commands."""
-    return make_db(file_store=data_dir / "files")
+    return make_db(file_store=node_store)
 
 
 def as_json(result: Result) -> Any:

@@ -119,6 +119,8 @@ def run_and_kill(args: list[str], rng: random.Random, watch: tuple[Path, ...]) -
         process.stderr.close()
 
 
+@pytest.mark.directory_store("its kills are timed by watching the store directory fill; a kill -9 during "
+                              "a bucket upload is tested in test_object_store_hosts")
 @pytest.mark.parametrize("copy", [False, True], ids=["move", "copy"])
 def test_kill_9_never_loses_a_source_and_a_rerun_registers_everything_once(
         copy: bool, node_db, db_url: str, data_dir: Path, tmp_path: Path, cli: Cli) -> None:  # noqa: F811
@@ -148,6 +150,7 @@ def test_kill_9_never_loses_a_source_and_a_rerun_registers_everything_once(
     assert node_db.check_file_store() == {"orphans": [], "missing": [], "strays": []}
 
 
+@pytest.mark.both_stores
 def test_a_rerun_skips_what_is_registered_and_says_so(cli: Cli, node_db, tmp_path: Path) -> None:  # noqa: F811
     make_status(node_db, CAMERA, utc(2024, 8, 1))
     expected = write_manifest(tmp_path / "in", random.Random(1), events=3, stand_alone=2)
@@ -163,6 +166,7 @@ def test_a_rerun_skips_what_is_registered_and_says_so(cli: Cli, node_db, tmp_pat
     assert len(moved_in["events"]) == 3 and moved_in["events"][0]["files"][0]["file_size"] > 0
 
 
+@pytest.mark.both_stores
 def test_allow_duplicates_registers_again(cli: Cli, node_db, tmp_path: Path) -> None:  # noqa: F811
     make_status(node_db, CAMERA, utc(2024, 8, 1))
     write_manifest(tmp_path / "in", random.Random(2), events=2, stand_alone=1)
@@ -173,6 +177,7 @@ def test_allow_duplicates_registers_again(cli: Cli, node_db, tmp_path: Path) -> 
     assert node_db.search_events(model.EventSearch())["count"] == 4
 
 
+@pytest.mark.both_stores
 def test_a_missing_file_that_was_never_registered_fails_alone(cli: Cli, node_db, tmp_path: Path) -> None:  # noqa: F811
     make_status(node_db, CAMERA, utc(2024, 8, 1))
     write_manifest(tmp_path / "in", random.Random(3), events=2, stand_alone=1)
@@ -186,6 +191,7 @@ def test_a_missing_file_that_was_never_registered_fails_alone(cli: Cli, node_db,
     assert "no such file" in copy_mode.stderr  # with --copy every listed file must exist
 
 
+@pytest.mark.directory_store("it plants files in the store directory by hand")
 def test_fsck_removes_orphans_only_when_their_bytes_are_safe(cli: Cli, node_db, data_dir: Path,  # noqa: F811
                                                              tmp_path: Path) -> None:
     make_status(node_db, CAMERA, utc(2024, 8, 1))
@@ -203,6 +209,7 @@ def test_fsck_removes_orphans_only_when_their_bytes_are_safe(cli: Cli, node_db, 
     assert "only copy of their content" in cli("fsck", expect=1).output
 
 
+@pytest.mark.directory_store("the .register-* directories it plants belong to a directory store")
 def test_fsck_reports_and_cleans_left_over_register_directories(cli: Cli, node_db, data_dir: Path,  # noqa: F811
                                                                 tmp_path: Path) -> None:
     make_status(node_db, CAMERA, utc(2024, 8, 1))

@@ -4,7 +4,7 @@ Every night a camera registers sky-clarity images and meteor images; an export c
 sends the meteor images to a central server, which is down for ten nights. Before each batch
 the quota is kept (as ``meteorpi register`` does). The store is a real 6 MiB tmpfs when the
 tests run as root, and a 6 MB budget (``MPI_STORAGE_BYTES``) measured by the store's own bytes
-either way. Every backend.
+either way, on a directory and on a bucket. Every backend.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pytest
 import meteorpi_model as model
 from meteorpi_fdb.housekeeping import Amount, HousekeepingPolicy
 from tests.helpers import make_file, make_status, utc
+from tests.object_store_helpers import bucket_location
 
 SKY, IMAGE = "meteorpi:sky_clarity", "meteorpi:meteor_image"
 NIGHTS = 30
@@ -26,9 +27,14 @@ TARGET_DOWN = range(8, 18)  # nights the central server does not answer
 STORE_BYTES = 6 * 2**20
 
 
-@pytest.fixture(params=["tmpfs", "budget"])
+@pytest.fixture(params=["tmpfs", "budget", "bucket-budget"])
 def small_store(request, tmp_path: Path):
-    """(file store directory, storage budget or None for the filesystem itself)."""
+    """(file store location, storage budget or None for the filesystem itself). The bucket
+    store has no filesystem of its own: a budget is its only quota."""
+    if request.param == "bucket-budget":
+        request.getfixturevalue("s3_endpoint")
+        yield bucket_location("store"), STORE_BYTES
+        return
     store = tmp_path / "store"
     store.mkdir()
     if request.param == "budget":

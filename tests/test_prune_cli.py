@@ -20,10 +20,11 @@ import meteorpi_model as model
 from tests.helpers import make_file, make_status, utc
 from tests.server_helpers import cheap_password_hashing  # noqa: F401
 from tests.test_cli import CAMERA, Cli, as_json, cli, data_dir, error_line, node_db  # noqa: F401
+from tests.test_cli import node_environment, node_options
 
+pytestmark = pytest.mark.both_stores
 SKY, IMAGE = "meteorpi:sky_clarity", "meteorpi:meteor_image"
 SCRIPT = Path(sys.executable).parent / "meteorpi"
-ENV = {key: value for key, value in os.environ.items() if not key.startswith("MPI_")}
 
 
 @pytest.fixture
@@ -82,7 +83,7 @@ def _manifest(directory: Path, sizes: list[int]) -> Path:
 
 
 def test_registration_below_the_hard_floor_is_refused_and_writes_nothing(
-        cli: Cli, node_db, old_files, tmp_path: Path, monkeypatch) -> None:
+        cli: Cli, node_db, old_files, data_dir: Path, tmp_path: Path, monkeypatch) -> None:
     manifest = _manifest(tmp_path / "incoming", [1000, 1000])
     before = (sorted(node_db.file_store.stored_ids()), node_db.search_files(model.FileRecordSearch())["count"])
     monkeypatch.setenv("MPI_STORAGE_BYTES", str(1200 + 2000 + 1000))  # 1,000 bytes to spare
@@ -92,7 +93,7 @@ def test_registration_below_the_hard_floor_is_refused_and_writes_nothing(
     assert "2,000 bytes to register" in refused and "MPI_QUOTA_FLOOR is 1500 bytes" in refused
     assert (sorted(node_db.file_store.stored_ids()), node_db.search_files(model.FileRecordSearch())["count"]) == before
     assert (tmp_path / "incoming" / "sky0.png").exists()
-    assert not [p for p in Path(node_db.file_store_path).parent.iterdir() if p.name.startswith(".register-")]
+    assert not list(data_dir.glob(".register-*"))  # no staging left beside a directory store
     # At the high-water mark, old content is pruned first and the batch fits.
     monkeypatch.setenv("MPI_QUOTA_HIGH_WATER", "3000")
     monkeypatch.setenv("MPI_RETAIN_NIGHTS", "14")
@@ -117,9 +118,9 @@ def _invariants(db) -> tuple[int, int]:
     return len(pruned & stored), len(rows)
 
 
-def _prune_process(db_url: str, data: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([str(SCRIPT), "--db", db_url, "--data-dir", str(data), "prune", "--retain-nights", "1",
-                             *args], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def _prune_process(options: list[str], *args: str) -> subprocess.Popen:
+    return subprocess.Popen([str(SCRIPT), *options, "prune", "--retain-nights", "1", *args],
+                            env=node_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def _kill_when(process: subprocess.Popen, ready, extra_seconds: float, timeout: float = 60) -> bool:
@@ -138,7 +139,8 @@ def _kill_when(process: subprocess.Popen, ready, extra_seconds: float, timeout: 
 
 
 def test_killing_prune_at_random_points_never_loses_track_of_content(
-        node_db, db_url: str, data_dir: Path, tmp_path: Path) -> None:
+        node_db, db_url: str, data_dir: Path, node_store: str, tmp_path: Path) -> None:
+    options = node_options(db_url, data_dir, node_store)
     rng = random.Random(15)
     make_status(node_db, CAMERA, utc(2024, 8, 1))
     interrupted_midway = 0
@@ -147,7 +149,7 @@ def test_killing_prune_at_random_points_never_loses_track_of_content(
             make_file(node_db, tmp_path, utc(2024, 8, 2) + timedelta(minutes=index, seconds=run), CAMERA, semantic_type=SKY, content=os.urandom(2000))
         stored = len(list(node_db.file_store.stored_ids()))
         records = ("--records",) if run % 2 else ()
-        process = _prune_process(db_url, data_dir, *records)
+        process = _prune_process(options, *records)
         if run % 3 == 0:  # anywhere: start-up, planning, marking, deleting
             _kill_when(process, lambda: True, rng.uniform(0.3, 2.5))
         else:  # as soon as content starts to disappear, or just after
@@ -155,18 +157,19 @@ def test_killing_prune_at_random_points_never_loses_track_of_content(
         left, _rows = _invariants(node_db)
         interrupted_midway += left > 0
     # A last, uninterrupted prune finishes everything the killed ones started.
-    finished = subprocess.run([str(SCRIPT), "--db", db_url, "--data-dir", str(data_dir), "prune", "--retain-nights", "1"],
-                              env=ENV, capture_output=True, text=True, timeout=120)
+    finished = subprocess.run([str(SCRIPT), *options, "prune", "--retain-nights", "1"],
+                              env=node_environment(), capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0, finished.stderr
     left, rows = _invariants(node_db)
     assert left == 0 and list(node_db.file_store.stored_ids()) == [] and len(node_db.pruned_file_ids()) == rows
     assert interrupted_midway >= 1, "no kill landed between marking and deleting: the test proved little"
 
 
-def test_serve_keeps_the_quota_on_a_schedule(node_db, old_files, db_url: str, data_dir: Path) -> None:
-    env = {**ENV, "MPI_RETAIN_NIGHTS": "2", "MPI_PRUNE_ORDER": IMAGE, "MPI_STORAGE_BYTES": "10MB",
-           "MPI_QUOTA_HIGH_WATER": "1000", "MPI_HOUSEKEEPING_SECONDS": "1"}
-    process = subprocess.Popen([str(SCRIPT), "--db", db_url, "--data-dir", str(data_dir), "serve", "--port", "0"],
+def test_serve_keeps_the_quota_on_a_schedule(node_db, old_files, db_url: str, data_dir: Path,
+                                             node_store: str) -> None:
+    env = node_environment(MPI_RETAIN_NIGHTS="2", MPI_PRUNE_ORDER=IMAGE, MPI_STORAGE_BYTES="10MB",
+                           MPI_QUOTA_HIGH_WATER="1000", MPI_HOUSEKEEPING_SECONDS="1")
+    process = subprocess.Popen([str(SCRIPT), *node_options(db_url, data_dir, node_store), "serve", "--port", "0"],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 90
