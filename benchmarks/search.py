@@ -28,6 +28,9 @@ class Case:
     name: str
     entity: str  # "event" or "file"
     make: Callable[[random.Random, Generated], tuple[object, str, dict]]  # -> (search, where, params)
+    #: Why its cost grows with the table (its result, or its count, is a fixed fraction of the
+    #: table), or "" for a case bounded by a camera and a night, which must not grow.
+    grows: str = ""
 
 
 def _night(rng: random.Random, data: Generated) -> tuple[int, int]:
@@ -98,11 +101,15 @@ def _files_one_night(rng, data):
 
 CASES = [
     Case("events: one night, one camera", "event", _one_night_one_camera),
-    Case("events: a month, all cameras, meta duration>=2.5", "event", _month_with_meta),
-    Case("events: 5x5 degree lat/long box", "event", _lat_long_box),
-    Case("events: 02:00-04:00 any night, one camera", "event", _time_of_night),
-    Case("events: deep page (skip = half the table)", "event", _deep_page),
-    Case("events: deep page by cursor (half the table)", "event", _deep_page_by_cursor),
+    Case("events: a month, all cameras, meta duration>=2.5", "event", _month_with_meta,
+         "counts a month of every camera: a fixed share of the table"),
+    Case("events: 5x5 degree lat/long box", "event", _lat_long_box,
+         "counts every event of the cameras in the box: a fixed share of the table"),
+    Case("events: 02:00-04:00 any night, one camera", "event", _time_of_night,
+         "counts two hours of every night of one camera: a fixed share of its rows"),
+    Case("events: deep page (skip = half the table)", "event", _deep_page, "skips half the table"),
+    Case("events: deep page by cursor (half the table)", "event", _deep_page_by_cursor,
+         "its page is bounded; its count is of the whole table"),
     Case("files: one night, one camera, meteor images", "file", _files_one_night),
 ]
 
