@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    _given = {name for name in ("MPI_S3_ENDPOINT_URL",) if os.environ.get(name)}
+    endpoint_given = bool(os.environ.get("MPI_S3_ENDPOINT_URL"))
     results = run(args.rounds, args.files, int(args.file_mb * (1 << 20)), args.seconds)
     for result in results:
         print(f"{result.case}: bucket {result.figure:,.1f} {result.unit}, directory "
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         "object_store", "Object storage: bucket store against directory store", "benchmarks.object_store",
         sys.argv[1:] if argv is None else argv, results, path=args.output,
         notes=["MeteorPi = the bucket store (S3 protocol, "
-               f"{'moto on loopback' if 'MPI_S3_ENDPOINT_URL' not in _given else 'the given endpoint'}), "
+               f"{'the given endpoint' if endpoint_given else 'moto on loopback'}), "
                "reference = the directory store, same node, same files; medians of interleaved rounds.",
                "moto keeps objects in memory in one Python process: a floor for a real object store."])
     print(f"wrote {written} (render it with python -m benchmarks.report {written})")

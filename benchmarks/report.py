@@ -100,15 +100,16 @@ def merge(existing: str, rendered: str) -> str:
     replacing = dict(new)
     kept = [(key, replacing.pop(key, text)) for key, text in old]
     kept += [(key, text) for key, text in new if key in replacing]
-    sections = [text for key, text in kept if not _superseded(key, text, kept)]
+    facts = [(key, _measured(key, text), _when(text)) for key, text in kept]
+    sections = [text for (key, text), (_, measured, when) in zip(kept, facts)
+                if not _superseded(key, measured, when, facts)]
     return "\n".join(HEADER) + "\n" + "".join(sections)
 
 
-def _superseded(key: str, text: str, sections: list[tuple[str, str]]) -> bool:
-    """Whether sections measured later hold every figure this suite section holds."""
-    measured, when = _measured(key, text), _when(text)
-    later = [_measured(other, other_text) for other, other_text in sections
-             if other != key and _when(other_text) > when]
+def _superseded(key: str, measured: set, when: str, facts: list[tuple[str, set, str]]) -> bool:
+    """Whether sections measured later than ``when`` hold every figure ``measured`` (this suite
+    section's); ``facts`` is (key, figures, time) of every section."""
+    later = [figures for other, figures, other_when in facts if other != key and other_when > when]
     return bool(measured) and measured <= set().union(*later)
 
 

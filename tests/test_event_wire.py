@@ -115,11 +115,10 @@ def _event_deleted(c: Connection) -> None:
     c.execute(delete(schema.t_event).where(schema.t_event.c.eventtype != "odd:\u00e9v\u00e9nement"))
 
 
-CHANGES: dict[str, Callable[[Connection], None]] = {
-    name.removeprefix("_"): change for name, change in globals().items()
-    if name.startswith("_") and callable(change) and name not in {"_first"} and
-    getattr(change, "__module__", None) == __name__
-}
+CHANGES: dict[str, Callable[[Connection], None]] = {change.__name__.removeprefix("_"): change for change in (
+    _event_meta_added, _event_meta_changed, _event_meta_removed, _event_changed, _file_renamed,
+    _file_meta_changed, _file_meta_added, _file_meta_removed, _file_unlinked, _file_deleted,
+    _status_renamed, _event_deleted)}
 
 
 @pytest.mark.parametrize("change", sorted(CHANGES))
